@@ -1,0 +1,35 @@
+//! The sysrec trace format.
+//!
+//! A trace is one file, or a directory of rotated segment files plus a JSON
+//! manifest. A file is a sequence of independent zstd frames, one *chunk*
+//! each, closed by an index; `schemas/trace.fbs` is the contract and says
+//! where everything sits. This crate holds both sides of it:
+//!
+//! - [`model`]: owned Rust values mirroring the schema;
+//! - [`TraceWriter`](writer::TraceWriter): streaming writer, compression on a
+//!   background thread, segment rotation, manifest;
+//! - [`TraceReader`](reader::TraceReader): reads files, segment directories
+//!   and manifests, by index or by scanning, verifying every chunk;
+//! - [`syscalls`]: the declarative syscall table shared by capture and replay.
+//!
+//! **Architecture Invariant:** this crate knows nothing of ptrace or rules; it
+//! makes no syscalls on live processes.
+
+#[allow(clippy::all, unused_imports, dead_code, unsafe_op_in_unsafe_fn, mismatched_lifetime_syntaxes)]
+#[rustfmt::skip]
+mod generated {
+    pub mod trace;
+    pub mod index;
+}
+
+/// Generated FlatBuffers bindings of `schemas/trace.fbs` and `index.fbs`.
+pub mod fb {
+    pub use crate::generated::index::sysrec::fb::*;
+    pub use crate::generated::trace::sysrec::fb::*;
+}
+
+pub mod model;
+pub mod syscalls;
+
+/// Version of the on-disk format this crate writes and the newest it reads.
+pub const FORMAT_VERSION: u32 = 1;
