@@ -28,8 +28,21 @@ pub mod fb {
     pub use crate::generated::trace::sysrec::fb::*;
 }
 
+pub mod chunk;
+pub mod container;
+pub mod decode;
+mod encode;
+pub mod error;
+pub mod manifest;
 pub mod model;
+pub mod reader;
 pub mod syscalls;
+pub mod writer;
+
+pub use chunk::{Chunk, ChunkInfo, ChunkModel};
+pub use error::{ReadError, WriteError};
+pub use reader::TraceReader;
+pub use writer::{SnapshotSource, TraceWriter, WriteSummary, WriterOptions};
 
 /// Version of the on-disk format this crate writes and the newest it reads.
 pub const FORMAT_VERSION: u32 = 1;

@@ -22,6 +22,7 @@ impl<'a> Index<'a> {
   pub const VT_TRACE_ID: ::flatbuffers::VOffsetT = 6;
   pub const VT_SEGMENT: ::flatbuffers::VOffsetT = 8;
   pub const VT_CHUNKS: ::flatbuffers::VOffsetT = 10;
+  pub const VT_LAST_SEGMENT: ::flatbuffers::VOffsetT = 12;
 
   #[inline]
   pub unsafe fn init_from_table(table: ::flatbuffers::Table<'a>) -> Self {
@@ -37,6 +38,7 @@ impl<'a> Index<'a> {
     builder.add_segment(args.segment);
     if let Some(x) = args.trace_id { builder.add_trace_id(x); }
     builder.add_format_version(args.format_version);
+    builder.add_last_segment(args.last_segment);
     builder.finish()
   }
 
@@ -69,6 +71,13 @@ impl<'a> Index<'a> {
     // which contains a valid value in this slot
     unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'a, ::flatbuffers::ForwardsUOffset<ChunkEntry>>>>(Index::VT_CHUNKS, None)}
   }
+  #[inline]
+  pub fn last_segment(&self) -> bool {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<bool>(Index::VT_LAST_SEGMENT, Some(false)).unwrap()}
+  }
 }
 
 impl ::flatbuffers::Verifiable for Index<'_> {
@@ -81,6 +90,7 @@ impl ::flatbuffers::Verifiable for Index<'_> {
      .visit_field::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'_, u8>>>("trace_id", Self::VT_TRACE_ID, false)?
      .visit_field::<u32>("segment", Self::VT_SEGMENT, false)?
      .visit_field::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'_, ::flatbuffers::ForwardsUOffset<ChunkEntry>>>>("chunks", Self::VT_CHUNKS, false)?
+     .visit_field::<bool>("last_segment", Self::VT_LAST_SEGMENT, false)?
      .finish();
     Ok(())
   }
@@ -90,6 +100,7 @@ pub struct IndexArgs<'a> {
     pub trace_id: Option<::flatbuffers::WIPOffset<::flatbuffers::Vector<'a, u8>>>,
     pub segment: u32,
     pub chunks: Option<::flatbuffers::WIPOffset<::flatbuffers::Vector<'a, ::flatbuffers::ForwardsUOffset<ChunkEntry<'a>>>>>,
+    pub last_segment: bool,
 }
 impl<'a> Default for IndexArgs<'a> {
   #[inline]
@@ -99,6 +110,7 @@ impl<'a> Default for IndexArgs<'a> {
       trace_id: None,
       segment: 0,
       chunks: None,
+      last_segment: false,
     }
   }
 }
@@ -125,6 +137,10 @@ impl<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> IndexBuilder<'a, 'b, A> {
     self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<_>>(Index::VT_CHUNKS, chunks);
   }
   #[inline]
+  pub fn add_last_segment(&mut self, last_segment: bool) {
+    self.fbb_.push_slot::<bool>(Index::VT_LAST_SEGMENT, last_segment, false);
+  }
+  #[inline]
   pub fn new(_fbb: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>) -> IndexBuilder<'a, 'b, A> {
     let start = _fbb.start_table();
     IndexBuilder {
@@ -146,6 +162,7 @@ impl ::core::fmt::Debug for Index<'_> {
       ds.field("trace_id", &self.trace_id());
       ds.field("segment", &self.segment());
       ds.field("chunks", &self.chunks());
+      ds.field("last_segment", &self.last_segment());
       ds.finish()
   }
 }

@@ -28,7 +28,6 @@ impl<'a> ChunkHeader<'a> {
   pub const VT_WALL_ANCHOR_NS: ::flatbuffers::VOffsetT = 18;
   pub const VT_MONO_ANCHOR_NS: ::flatbuffers::VOffsetT = 20;
   pub const VT_PREV_HASH: ::flatbuffers::VOffsetT = 22;
-  pub const VT_SEGMENT: ::flatbuffers::VOffsetT = 24;
 
   #[inline]
   pub unsafe fn init_from_table(table: ::flatbuffers::Table<'a>) -> Self {
@@ -46,7 +45,6 @@ impl<'a> ChunkHeader<'a> {
     builder.add_first_ts(args.first_ts);
     builder.add_first_event(args.first_event);
     builder.add_seq(args.seq);
-    builder.add_segment(args.segment);
     if let Some(x) = args.prev_hash { builder.add_prev_hash(x); }
     builder.add_event_count(args.event_count);
     if let Some(x) = args.trace_id { builder.add_trace_id(x); }
@@ -125,13 +123,6 @@ impl<'a> ChunkHeader<'a> {
     // which contains a valid value in this slot
     unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'a, u8>>>(ChunkHeader::VT_PREV_HASH, None)}
   }
-  #[inline]
-  pub fn segment(&self) -> u32 {
-    // Safety:
-    // Created from valid Table for this object
-    // which contains a valid value in this slot
-    unsafe { self._tab.get::<u32>(ChunkHeader::VT_SEGMENT, Some(0)).unwrap()}
-  }
 }
 
 impl ::flatbuffers::Verifiable for ChunkHeader<'_> {
@@ -150,7 +141,6 @@ impl ::flatbuffers::Verifiable for ChunkHeader<'_> {
      .visit_field::<u64>("wall_anchor_ns", Self::VT_WALL_ANCHOR_NS, false)?
      .visit_field::<u64>("mono_anchor_ns", Self::VT_MONO_ANCHOR_NS, false)?
      .visit_field::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'_, u8>>>("prev_hash", Self::VT_PREV_HASH, false)?
-     .visit_field::<u32>("segment", Self::VT_SEGMENT, false)?
      .finish();
     Ok(())
   }
@@ -166,7 +156,6 @@ pub struct ChunkHeaderArgs<'a> {
     pub wall_anchor_ns: u64,
     pub mono_anchor_ns: u64,
     pub prev_hash: Option<::flatbuffers::WIPOffset<::flatbuffers::Vector<'a, u8>>>,
-    pub segment: u32,
 }
 impl<'a> Default for ChunkHeaderArgs<'a> {
   #[inline]
@@ -182,7 +171,6 @@ impl<'a> Default for ChunkHeaderArgs<'a> {
       wall_anchor_ns: 0,
       mono_anchor_ns: 0,
       prev_hash: None,
-      segment: 0,
     }
   }
 }
@@ -233,10 +221,6 @@ impl<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> ChunkHeaderBuilder<'a, 'b, A>
     self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<_>>(ChunkHeader::VT_PREV_HASH, prev_hash);
   }
   #[inline]
-  pub fn add_segment(&mut self, segment: u32) {
-    self.fbb_.push_slot::<u32>(ChunkHeader::VT_SEGMENT, segment, 0);
-  }
-  #[inline]
   pub fn new(_fbb: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>) -> ChunkHeaderBuilder<'a, 'b, A> {
     let start = _fbb.start_table();
     ChunkHeaderBuilder {
@@ -264,7 +248,6 @@ impl ::core::fmt::Debug for ChunkHeader<'_> {
       ds.field("wall_anchor_ns", &self.wall_anchor_ns());
       ds.field("mono_anchor_ns", &self.mono_anchor_ns());
       ds.field("prev_hash", &self.prev_hash());
-      ds.field("segment", &self.segment());
       ds.finish()
   }
 }

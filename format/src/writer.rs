@@ -1,0 +1,429 @@
+//! The streaming trace writer.
+//!
+//! The producer (`TraceWriter::push`) encodes each event straight into the
+//! open chunk's FlatBuffer builder. When the chunk reaches
+//! [`WriterOptions::chunk_bytes`] or [`WriterOptions::chunk_secs`], it is
+//! finished and handed to a background thread (`writer/sink.rs`) which
+//! hashes, compresses, writes, rotates segments and keeps the manifest.
+//!
+//! - **Invariant: bounded memory.** At most one open chunk plus
+//!   [`WriterOptions::queue_chunks`] finished chunks exist at once; when the
+//!   background thread falls behind, `push` blocks (backpressure) instead of
+//!   buffering more or dropping.
+//! - **Invariant: the snapshot precedes the chunk.** A chunk's snapshot is
+//!   taken from the caller's [`SnapshotSource`] when the chunk's first event
+//!   is pushed, so callers must push an event *before* applying it to their
+//!   state.
+//! - **Invariant: nothing is lost silently.** When the background thread
+//!   cannot write a chunk (disk full), it truncates the file back to its last
+//!   good chunk and counts the loss; the next chunk starts with a `Gap`
+//!   marker saying how many events were lost and why.
+//! - The hash chain: chunk N's header carries the SHA-256 of chunk N-1's
+//!   bytes. The background thread hashes chunk N-1 before compressing it and
+//!   sends the hash back; the producer waits for it only when it finishes
+//!   chunk N, by which time it is long there.
+
+mod sink;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use flatbuffers::{FlatBufferBuilder, WIPOffset};
+
+use crate::error::WriteError;
+use crate::model::{Event, EventBody, Marker, MarkerKind, Snapshot, TraceMeta};
+use crate::{FORMAT_VERSION, encode, fb};
+
+pub use sink::ClosedSegment;
+
+/// Where the writer gets the state snapshot that starts each chunk.
+pub trait SnapshotSource {
+    /// The state as it is now, before the event being pushed is applied.
+    fn snapshot(&self) -> Snapshot;
+}
+
+impl SnapshotSource for Snapshot {
+    fn snapshot(&self) -> Snapshot {
+        self.clone()
+    }
+}
+
+/// How the writer cuts chunks and segments.
+#[derive(Clone, Debug)]
+pub struct WriterOptions {
+    /// Close a chunk when its uncompressed size reaches this many bytes.
+    pub chunk_bytes: usize,
+    /// Close a chunk this long after its first event (checked on `push` and
+    /// `tick`).
+    pub chunk_secs: Duration,
+    /// Rotate to a new segment file once the current one reaches this many
+    /// (compressed) bytes. `None` with `rotate_secs` `None`: one file.
+    pub rotate_bytes: Option<u64>,
+    /// Rotate to a new segment file this long after it was opened.
+    pub rotate_secs: Option<Duration>,
+    /// zstd level.
+    pub level: i32,
+    /// Finished chunks that may wait for the background thread before `push`
+    /// blocks.
+    pub queue_chunks: usize,
+    /// Told about every segment once it is closed and renamed (for shipping).
+    pub on_segment: Option<std::sync::mpsc::Sender<ClosedSegment>>,
+}
+
+impl Default for WriterOptions {
+    fn default() -> Self {
+        WriterOptions {
+            chunk_bytes: 4 << 20,
+            chunk_secs: Duration::from_secs(5),
+            rotate_bytes: None,
+            rotate_secs: None,
+            level: 3,
+            queue_chunks: 2,
+            on_segment: None,
+        }
+    }
+}
+
+impl WriterOptions {
+    fn rotating(&self) -> bool {
+        self.rotate_bytes.is_some() || self.rotate_secs.is_some()
+    }
+}
+
+/// What a finished trace holds.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WriteSummary {
+    /// Events written (markers included), and chunks.
+    pub events: u64,
+    pub chunks: u64,
+    /// The closed segment files (one without rotation), and the manifest.
+    pub segments: Vec<PathBuf>,
+    pub manifest: Option<PathBuf>,
+    /// Bytes written to disk, all segments together.
+    pub bytes: u64,
+    /// Events and chunks lost to write errors (each recorded as a gap).
+    pub lost_events: u64,
+    pub lost_chunks: u64,
+}
+
+/// Losses the background thread reports to the producer.
+#[derive(Default)]
+pub(crate) struct Losses {
+    events: AtomicU64,
+    chunks: AtomicU64,
+    last_error: std::sync::Mutex<String>,
+}
+
+/// A chunk handed to the background thread.
+pub(crate) struct FinishedChunk {
+    bytes: Vec<u8>,
+    seq: u64,
+    first_event: u64,
+    event_count: u32,
+    first_wall_ns: u64,
+    last_wall_ns: u64,
+    first_ts: u64,
+    last_ts: u64,
+    hash_tx: SyncSender<[u8; 32]>,
+}
+
+pub(crate) enum Msg {
+    Chunk(FinishedChunk),
+    Tick,
+    Finish,
+}
+
+struct OpenChunk {
+    meta: WIPOffset<fb::TraceMeta<'static>>,
+    snapshot: WIPOffset<fb::Snapshot<'static>>,
+    first_ts: u64,
+    last_ts: u64,
+    wall_anchor: u64,
+    mono_anchor: u64,
+    opened: Instant,
+}
+
+enum PrevHash {
+    Known([u8; 32]),
+    Pending(Receiver<[u8; 32]>),
+}
+
+/// The streaming writer; see the module documentation.
+pub struct TraceWriter {
+    fbb: FlatBufferBuilder<'static>,
+    events: Vec<WIPOffset<fb::Event<'static>>>,
+    open: Option<OpenChunk>,
+    meta: TraceMeta,
+    opts: WriterOptions,
+    seq: u64,
+    /// Events in closed chunks.
+    events_before: u64,
+    prev_hash: PrevHash,
+    tx: Option<SyncSender<Msg>>,
+    thread: Option<JoinHandle<Result<WriteSummary, WriteError>>>,
+    losses: Arc<Losses>,
+    reported_lost: u64,
+    since_clock_check: u32,
+}
+
+/// Reads CLOCK_REALTIME and CLOCK_MONOTONIC together, in ns.
+pub fn clock_now() -> (u64, u64) {
+    fn read(clock: libc::clockid_t) -> u64 {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: clock_gettime writes one timespec to the valid pointer.
+        unsafe { libc::clock_gettime(clock, &mut ts) };
+        (ts.tv_sec as u64)
+            .saturating_mul(1_000_000_000)
+            .saturating_add(ts.tv_nsec as u64)
+    }
+    (read(libc::CLOCK_REALTIME), read(libc::CLOCK_MONOTONIC))
+}
+
+impl TraceWriter {
+    /// Creates the trace at `path` (`PATH.partial` until closed; with
+    /// rotation, segments `STEM.NNNNNN.zst` and `STEM.manifest.json`, STEM
+    /// being `path` without `.zst`). The first file is created now, so an
+    /// unwritable location fails here, before any recording starts.
+    pub fn create(
+        path: &Path,
+        opts: WriterOptions,
+        mut meta: TraceMeta,
+    ) -> Result<TraceWriter, WriteError> {
+        if opts.chunk_bytes < 1024 {
+            return Err(WriteError::Options("chunk size must be at least 1 KiB".into()));
+        }
+        if opts.rotate_bytes == Some(0) || opts.rotate_secs == Some(Duration::ZERO) {
+            return Err(WriteError::Options("rotation size and time must be positive".into()));
+        }
+        if meta.trace_id == [0; 16] {
+            meta.trace_id = *uuid::Uuid::new_v4().as_bytes();
+        }
+        let losses = Arc::new(Losses::default());
+        let mut sink = sink::Sink::new(path, &opts, meta.trace_id, losses.clone())?;
+        sink.open_first()?;
+        let (tx, rx) = sync_channel(opts.queue_chunks.max(1));
+        let thread = std::thread::Builder::new()
+            .name("trace-writer".into())
+            .spawn(move || sink.run(rx))
+            .map_err(|source| WriteError::Io {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        Ok(TraceWriter {
+            fbb: FlatBufferBuilder::with_capacity(opts.chunk_bytes + (opts.chunk_bytes >> 2)),
+            events: Vec::new(),
+            open: None,
+            meta,
+            opts,
+            seq: 0,
+            events_before: 0,
+            prev_hash: PrevHash::Known([0; 32]),
+            tx: Some(tx),
+            thread: Some(thread),
+            losses,
+            reported_lost: 0,
+            since_clock_check: 0,
+        })
+    }
+
+    /// The trace id (random unless the metadata named one).
+    pub fn trace_id(&self) -> [u8; 16] {
+        self.meta.trace_id
+    }
+
+    /// Appends one event. Opens a chunk (taking a snapshot from `state`) if
+    /// none is open, and closes it when it is full or old.
+    pub fn push(&mut self, ev: &Event, state: &dyn SnapshotSource) -> Result<(), WriteError> {
+        let lost = self.losses.events.load(Ordering::Relaxed);
+        if lost != self.reported_lost {
+            self.push_gap(ev.ts, lost, state)?;
+        }
+        self.push_one(ev, state)
+    }
+
+    fn push_gap(&mut self, ts: u64, lost: u64, state: &dyn SnapshotSource) -> Result<(), WriteError> {
+        let reason = self
+            .losses
+            .last_error
+            .lock()
+            .map(|e| e.clone())
+            .unwrap_or_default();
+        let gap = Event {
+            ts,
+            tid: 0,
+            pid: 0,
+            body: EventBody::Marker(Marker {
+                kind: MarkerKind::Gap,
+                count: lost - self.reported_lost,
+                message: format!("events lost: the trace could not be written: {reason}"),
+            }),
+        };
+        self.reported_lost = lost;
+        self.push_one(&gap, state)
+    }
+
+    fn push_one(&mut self, ev: &Event, state: &dyn SnapshotSource) -> Result<(), WriteError> {
+        if self.open.is_none() {
+            self.open_chunk(ev.ts, state);
+        }
+        let off = encode::event(&mut self.fbb, ev);
+        self.events.push(off);
+        if let Some(open) = &mut self.open {
+            open.last_ts = open.last_ts.max(ev.ts);
+        }
+        self.since_clock_check += 1;
+        let full = self.fbb.unfinished_data().len() >= self.opts.chunk_bytes;
+        let old = self.since_clock_check >= 256 && self.chunk_is_old();
+        if full || old {
+            self.close_chunk()?;
+        }
+        Ok(())
+    }
+
+    fn chunk_is_old(&mut self) -> bool {
+        self.since_clock_check = 0;
+        self.open
+            .as_ref()
+            .is_some_and(|o| o.opened.elapsed() >= self.opts.chunk_secs)
+    }
+
+    /// Call periodically (every 100 ms or so): closes a chunk whose time is
+    /// up and lets the background thread rotate a segment whose time is up.
+    /// `state` is used only to record losses.
+    pub fn tick(&mut self, state: &dyn SnapshotSource) -> Result<(), WriteError> {
+        if self.chunk_is_old() {
+            self.close_chunk()?;
+        }
+        let lost = self.losses.events.load(Ordering::Relaxed);
+        if lost != self.reported_lost {
+            let (_, mono) = clock_now();
+            self.push_gap(mono, lost, state)?;
+        }
+        self.send(Msg::Tick)
+    }
+
+    /// Closes the open chunk now (if any), e.g. before shutting down.
+    pub fn flush(&mut self) -> Result<(), WriteError> {
+        self.close_chunk()
+    }
+
+    /// Closes the trace: the last chunk, the index, the rename of the
+    /// `.partial` file and the manifest.
+    pub fn finish(mut self) -> Result<WriteSummary, WriteError> {
+        self.close_chunk()?;
+        self.send(Msg::Finish)?;
+        self.tx = None;
+        let thread = self.thread.take().ok_or(WriteError::WriterGone)?;
+        thread.join().map_err(|_| WriteError::WriterGone)?
+    }
+
+    fn send(&mut self, msg: Msg) -> Result<(), WriteError> {
+        let tx = self.tx.as_ref().ok_or(WriteError::WriterGone)?;
+        if tx.send(msg).is_err() {
+            // The thread ended: it returns the reason.
+            self.tx = None;
+            return match self.thread.take().map(|t| t.join()) {
+                Some(Ok(Err(e))) => Err(e),
+                _ => Err(WriteError::WriterGone),
+            };
+        }
+        Ok(())
+    }
+
+    fn open_chunk(&mut self, first_ts: u64, state: &dyn SnapshotSource) {
+        let (wall_anchor, mono_anchor) = clock_now();
+        let snapshot = encode::snapshot(&mut self.fbb, &state.snapshot());
+        let meta = encode::meta(&mut self.fbb, &self.meta);
+        self.open = Some(OpenChunk {
+            meta,
+            snapshot,
+            first_ts,
+            last_ts: first_ts,
+            wall_anchor,
+            mono_anchor,
+            opened: Instant::now(),
+        });
+    }
+
+    fn close_chunk(&mut self) -> Result<(), WriteError> {
+        let Some(open) = self.open.take() else {
+            return Ok(());
+        };
+        let prev_hash = match std::mem::replace(&mut self.prev_hash, PrevHash::Known([0; 32])) {
+            PrevHash::Known(h) => h,
+            PrevHash::Pending(rx) => rx.recv().map_err(|_| WriteError::WriterGone)?,
+        };
+        let fbb = &mut self.fbb;
+        let events = fbb.create_vector(&self.events);
+        let trace_id = fbb.create_vector(&self.meta.trace_id);
+        let prev = fbb.create_vector(&prev_hash);
+        let event_count = self.events.len() as u32;
+        let header = fb::ChunkHeader::create(
+            fbb,
+            &fb::ChunkHeaderArgs {
+                format_version: FORMAT_VERSION,
+                trace_id: Some(trace_id),
+                seq: self.seq,
+                first_event: self.events_before,
+                event_count,
+                first_ts: open.first_ts,
+                last_ts: open.last_ts,
+                wall_anchor_ns: open.wall_anchor,
+                mono_anchor_ns: open.mono_anchor,
+                prev_hash: Some(prev),
+            },
+        );
+        let root = fb::Chunk::create(
+            fbb,
+            &fb::ChunkArgs {
+                header: Some(header),
+                meta: Some(open.meta),
+                snapshot: Some(open.snapshot),
+                events: Some(events),
+            },
+        );
+        fbb.finish_size_prefixed(root, Some(fb::CHUNK_IDENTIFIER));
+        let bytes = fbb.finished_data().to_vec();
+        fbb.reset();
+        self.events.clear();
+        let (hash_tx, hash_rx) = sync_channel(1);
+        self.prev_hash = PrevHash::Pending(hash_rx);
+        let wall = |ts| crate::chunk::wall_ns(open.wall_anchor, open.mono_anchor, ts);
+        let chunk = FinishedChunk {
+            bytes,
+            seq: self.seq,
+            first_event: self.events_before,
+            event_count,
+            first_wall_ns: wall(open.first_ts),
+            last_wall_ns: wall(open.last_ts),
+            first_ts: open.first_ts,
+            last_ts: open.last_ts,
+            hash_tx,
+        };
+        self.seq += 1;
+        self.events_before += u64::from(event_count);
+        self.send(Msg::Chunk(chunk))
+    }
+}
+
+impl Drop for TraceWriter {
+    /// A writer dropped without `finish` (a panic elsewhere, an early return)
+    /// still closes what it has: the segment files are left valid, named
+    /// `.partial`, with their index.
+    fn drop(&mut self) {
+        if self.tx.is_some() {
+            let _ = self.close_chunk();
+            self.tx = None;
+            if let Some(t) = self.thread.take() {
+                let _ = t.join();
+            }
+        }
+    }
+}

@@ -1,0 +1,90 @@
+//! read(write(x)) == x, across chunk and segment boundaries.
+
+mod common;
+
+use common::*;
+use proptest::prelude::*;
+use trace_format::WriterOptions;
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    #[test]
+    fn events_and_snapshots_round_trip_in_one_file(events in events(300), state in snapshot()) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.zst");
+        let summary = write(&path, small_chunks(), &events, &state);
+        prop_assert_eq!(summary.events, events.len() as u64);
+        let (chunks, errors) = read(&path);
+        prop_assert!(errors.is_empty(), "{:?}", errors);
+        let read_events: Vec<_> = chunks.iter().flat_map(|c| c.events.clone()).collect();
+        prop_assert_eq!(&read_events, &events);
+        let mut first_event = 0;
+        for (i, c) in chunks.iter().enumerate() {
+            prop_assert_eq!(&c.snapshot, &state);
+            prop_assert_eq!(c.info.seq, i as u64);
+            prop_assert_eq!(c.info.first_event, first_event);
+            first_event += u64::from(c.info.event_count);
+            prop_assert_eq!(&c.meta.hostname, "test-host");
+        }
+    }
+
+    #[test]
+    fn round_trip_across_segments(events in events(300), state in snapshot()) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.zst");
+        let opts = WriterOptions { rotate_bytes: Some(3000), ..small_chunks() };
+        let summary = write(&path, opts, &events, &state);
+        for seg in &summary.segments {
+            prop_assert!(seg.exists());
+        }
+        let manifest = dir.path().join("t.manifest.json");
+        prop_assert!(manifest.exists());
+        for input in [dir.path().to_path_buf(), manifest] {
+            let (chunks, errors) = read(&input);
+            prop_assert!(errors.is_empty(), "{:?}", errors);
+            let read_events: Vec<_> = chunks.iter().flat_map(|c| c.events.clone()).collect();
+            prop_assert_eq!(&read_events, &events);
+        }
+    }
+}
+
+#[test]
+fn many_chunks_and_segments_with_a_changing_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.zst");
+    let opts = WriterOptions { rotate_bytes: Some(20_000), ..small_chunks() };
+    let mut w = trace_format::TraceWriter::create(&path, opts, meta()).unwrap();
+    let mut state = trace_format::model::Snapshot::default();
+    let mut events = Vec::new();
+    for i in 0..5000u64 {
+        let ev = trace_format::model::Event {
+            ts: 1000 + i,
+            tid: i as i32 % 7,
+            pid: 1,
+            body: trace_format::model::EventBody::Syscall(trace_format::model::SyscallEvent {
+                id: 0,
+                args: vec![i, 2, 3],
+                ret: i as i64,
+                ..Default::default()
+            }),
+        };
+        w.push(&ev, &state).unwrap();
+        // The state after event i: one process per 1000 events.
+        if i % 1000 == 999 {
+            state.processes.push(trace_format::model::Process { pid: i as i32, ..Default::default() });
+        }
+        events.push(ev);
+    }
+    let summary = w.finish().unwrap();
+    assert!(summary.chunks > 10 && summary.segments.len() > 2, "{summary:?}");
+    let (chunks, errors) = read(dir.path());
+    assert!(errors.is_empty(), "{errors:?}");
+    let read_events: Vec<_> = chunks.iter().flat_map(|c| c.events.clone()).collect();
+    assert_eq!(read_events, events);
+    // Each snapshot is the state before the chunk's first event.
+    for c in &chunks {
+        let before = c.info.first_event;
+        assert_eq!(c.snapshot.processes.len() as u64, before / 1000, "chunk {}", c.info.seq);
+    }
+}
