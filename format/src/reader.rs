@@ -17,8 +17,8 @@ use std::sync::Arc;
 
 use crate::chunk::Chunk;
 use crate::container::{
-    FILE_HEADER_LEN, Frame, FrameError, FrameKind, HeaderCheck, INDEX_FRAME_MAGIC, MAX_CHUNK_LEN,
-    MAX_INDEX_LEN, Source, TRAILER_LEN, check_file_header, parse_trailer, walk_frame,
+    FILE_HEADER_LEN, FrameError, FrameKind, HeaderCheck, INDEX_FRAME_MAGIC, MAX_CHUNK_LEN,
+    MAX_INDEX_LEN, Source, TRAILER_LEN, ZSTD_MAGIC, check_file_header, parse_trailer, walk_frame,
 };
 use crate::error::ReadError;
 use crate::manifest::Manifest;
@@ -263,27 +263,55 @@ impl TraceReader {
         Ok(())
     }
 
-    /// Finds chunks by walking frames from the header on.
+    /// Finds chunks by walking frames from the header on. A frame whose
+    /// walk fails or does not end where another frame starts is damaged:
+    /// the walk resynchronises at the next frame magic, and the damaged
+    /// stretch becomes a location that reads as a corrupt chunk. Only when
+    /// no frame follows is the rest reported as cut off.
     fn scan(&mut self, path: &Path, src: &dyn Source, len: u64, segment: usize) -> Vec<ChunkLocation> {
         let mut out = Vec::new();
         let mut off = FILE_HEADER_LEN;
+        let loc = |offset, compressed_len| ChunkLocation {
+            segment,
+            offset,
+            compressed_len,
+            expected: None,
+        };
         while off < len {
-            match walk_frame(src, off) {
-                Ok(Frame {
-                    len: flen,
-                    kind: FrameKind::Zstd { .. },
-                    ..
-                }) => {
-                    out.push(ChunkLocation {
-                        segment,
-                        offset: off,
-                        compressed_len: flen,
-                        expected: None,
-                    });
-                    off += flen;
+            let walked = walk_frame(src, off);
+            if let Ok(f) = &walked
+                && (off + f.len == len || starts_frame(src, off + f.len))
+            {
+                if matches!(f.kind, FrameKind::Zstd { .. }) {
+                    out.push(loc(off, f.len));
                 }
-                Ok(Frame { len: flen, .. }) => off += flen,
-                Err(FrameError::Truncated) => {
+                off += f.len;
+                continue;
+            }
+            let next = next_frame_start(src, off + 1, len);
+            match (&walked, next) {
+                // The frame walks to an end where no frame starts. If no
+                // magic lies inside it, keep it (its checksum and hash
+                // decide) and call what follows it damaged.
+                (Ok(f), next) if next.is_none_or(|n| n >= off + f.len) => {
+                    if matches!(f.kind, FrameKind::Zstd { .. }) {
+                        out.push(loc(off, f.len));
+                    }
+                    off += f.len;
+                    // Without a next frame, the loop walks the tail itself:
+                    // a frame cut short, or damage to the end.
+                    if let Some(next) = next
+                        && next > off
+                    {
+                        out.push(loc(off, next - off));
+                        off = next;
+                    }
+                }
+                (_, Some(next)) => {
+                    out.push(loc(off, next - off));
+                    off = next;
+                }
+                (Err(FrameError::Truncated), None) => {
                     self.notices.push(ReadError::Truncated {
                         path: path.to_path_buf(),
                         offset: off,
@@ -291,18 +319,8 @@ impl TraceReader {
                     });
                     break;
                 }
-                Err(FrameError::Invalid(reason) | FrameError::Io(reason)) => {
-                    // Without frame boundaries nothing after this point can
-                    // be located: report it as lost.
-                    self.notices.push(ReadError::CorruptChunk {
-                        path: path.to_path_buf(),
-                        seq: None,
-                        offset: off,
-                        reason: format!(
-                            "{reason}; the remaining {} bytes of the file cannot be located",
-                            len - off
-                        ),
-                    });
+                (_, None) => {
+                    out.push(loc(off, len - off));
                     break;
                 }
             }
@@ -343,7 +361,10 @@ impl TraceReader {
             reason,
         };
         if loc.compressed_len > MAX_CHUNK_LEN || loc.offset.saturating_add(loc.compressed_len) > seg.len {
-            return Err(corrupt("its recorded extent lies outside the file".into()));
+            return Err(corrupt(format!(
+                "its extent ({} bytes at byte {}) is impossible for a chunk of this file",
+                loc.compressed_len, loc.offset
+            )));
         }
         let mut frame = vec![0u8; loc.compressed_len as usize];
         seg.source
@@ -492,6 +513,37 @@ impl ChainChecker {
             self.prev = Some((seq, None));
         }
     }
+}
+
+fn is_frame_magic(m: u32) -> bool {
+    m == ZSTD_MAGIC || m & 0xFFFF_FFF0 == 0x184D_2A50
+}
+
+fn starts_frame(src: &dyn Source, off: u64) -> bool {
+    let mut m = [0u8; 4];
+    off + 4 <= src.len() && src.read_exact_at(&mut m, off).is_ok() && is_frame_magic(u32::from_le_bytes(m))
+}
+
+/// The offset of the next frame magic at or after `from`, read in blocks.
+fn next_frame_start(src: &dyn Source, from: u64, len: u64) -> Option<u64> {
+    const BLOCK: u64 = 1 << 16;
+    let mut pos = from;
+    while pos + 4 <= len {
+        let n = BLOCK.min(len - pos);
+        let mut buf = vec![0u8; n as usize];
+        src.read_exact_at(&mut buf, pos).ok()?;
+        if let Some(i) = buf
+            .windows(4)
+            .position(|w| is_frame_magic(u32::from_le_bytes([w[0], w[1], w[2], w[3]])))
+        {
+            return Some(pos + i as u64);
+        }
+        if n < 4 {
+            break;
+        }
+        pos += n - 3;
+    }
+    None
 }
 
 /// Reads the index at the end of a file. `Err(None)`: there is none (a file
