@@ -184,11 +184,15 @@ pub fn walk_frame<S: Source + ?Sized>(src: &S, offset: u64) -> Result<Frame, Fra
         });
     }
     if magic != ZSTD_MAGIC {
-        return Err(FrameError::Invalid(format!("no frame magic (found {magic:#010x})")));
+        return Err(FrameError::Invalid(format!(
+            "no frame magic (found {magic:#010x})"
+        )));
     }
     let [fhd] = read::<S, 1>(src, offset + 4)?;
     if fhd & 0x08 != 0 {
-        return Err(FrameError::Invalid("reserved bit set in frame header".into()));
+        return Err(FrameError::Invalid(
+            "reserved bit set in frame header".into(),
+        ));
     }
     let single_segment = fhd & 0x20 != 0;
     let checksum = fhd & 0x04 != 0;
@@ -231,7 +235,9 @@ pub fn walk_frame<S: Source + ?Sized>(src: &S, offset: u64) -> Result<Frame, Fra
             _ => return Err(FrameError::Invalid("reserved block type".into())),
         };
         if size > 128 << 10 {
-            return Err(FrameError::Invalid(format!("block of {size} bytes exceeds 128 KiB")));
+            return Err(FrameError::Invalid(format!(
+                "block of {size} bytes exceeds 128 KiB"
+            )));
         }
         pos += 3 + body;
         if pos > src.len() {
@@ -269,10 +275,19 @@ mod tests {
             file.extend_from_slice(b"trailing");
             let f = walk_frame(&file, 0).unwrap();
             assert_eq!(f.len, frame.len() as u64, "size {n}");
-            assert_eq!(f.kind, FrameKind::Zstd { content_size: Some(n as u64) });
+            assert_eq!(
+                f.kind,
+                FrameKind::Zstd {
+                    content_size: Some(n as u64)
+                }
+            );
             for cut in 0..frame.len() {
                 let short = frame[..cut].to_vec();
-                assert_eq!(walk_frame(&short, 0), Err(FrameError::Truncated), "size {n} cut {cut}");
+                assert_eq!(
+                    walk_frame(&short, 0),
+                    Err(FrameError::Truncated),
+                    "size {n} cut {cut}"
+                );
             }
         }
     }
@@ -284,6 +299,9 @@ mod tests {
         let last: [u8; 8] = f[f.len() - 8..].try_into().unwrap();
         assert_eq!(parse_trailer(&last), Some(f.len() as u64));
         assert_eq!(walk_frame(&f, 0).unwrap().len, f.len() as u64);
-        assert!(matches!(check_file_header(b"\x28\xb5\x2f\xfdxxxxxxxxxxxxxxxxxxxxxxxx"), HeaderCheck::Foreign(_)));
+        assert!(matches!(
+            check_file_header(b"\x28\xb5\x2f\xfdxxxxxxxxxxxxxxxxxxxxxxxx"),
+            HeaderCheck::Foreign(_)
+        ));
     }
 }

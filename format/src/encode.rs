@@ -49,7 +49,10 @@ pub(crate) fn event<'a>(fbb: &mut Fbb<'a>, ev: &Event) -> WIPOffset<fb::Event<'a
     )
 }
 
-fn event_body<'a>(fbb: &mut Fbb<'a>, body: &EventBody) -> (fb::EventBody, WIPOffset<UnionWIPOffset>) {
+fn event_body<'a>(
+    fbb: &mut Fbb<'a>,
+    body: &EventBody,
+) -> (fb::EventBody, WIPOffset<UnionWIPOffset>) {
     match body {
         EventBody::Syscall(s) => {
             let args = (!s.args.is_empty()).then(|| fbb.create_vector(&s.args));
@@ -87,7 +90,10 @@ fn event_body<'a>(fbb: &mut Fbb<'a>, body: &EventBody) -> (fb::EventBody, WIPOff
         EventBody::Exec(e) => {
             let raw = bytes(fbb, &e.filename_raw);
             let resolved = bytes(fbb, &e.filename_resolved);
-            let filename = Some(fb::PathValue::create(fbb, &fb::PathValueArgs { raw, resolved }));
+            let filename = Some(fb::PathValue::create(
+                fbb,
+                &fb::PathValueArgs { raw, resolved },
+            ));
             let argv = arg_list(fbb, &e.argv);
             let env = arg_list(fbb, &e.env);
             let exepath = bytes(fbb, &e.exepath);
@@ -231,10 +237,20 @@ fn value<'a>(fbb: &mut Fbb<'a>, v: &Value) -> (fb::Value, WIPOffset<UnionWIPOffs
             (fb::Value::SockAddrValue, o.as_union_value())
         }
         Value::FdPair(fd0, fd1) => {
-            let o = fb::FdPairValue::create(fbb, &fb::FdPairValueArgs { fd0: *fd0, fd1: *fd1 });
+            let o = fb::FdPairValue::create(
+                fbb,
+                &fb::FdPairValueArgs {
+                    fd0: *fd0,
+                    fd1: *fd1,
+                },
+            );
             (fb::Value::FdPairValue, o.as_union_value())
         }
-        Value::OpenHow { flags, mode, resolve } => {
+        Value::OpenHow {
+            flags,
+            mode,
+            resolve,
+        } => {
             let o = fb::OpenHowValue::create(
                 fbb,
                 &fb::OpenHowValueArgs {
@@ -275,7 +291,11 @@ pub(crate) fn meta<'a>(fbb: &mut Fbb<'a>, m: &TraceMeta) -> WIPOffset<fb::TraceM
     let boot_id = string(fbb, &m.boot_id);
     let tool_version = string(fbb, &m.tool_version);
     let command_line = (!m.command_line.is_empty()).then(|| {
-        let offs: Vec<_> = m.command_line.iter().map(|s| fbb.create_string(s)).collect();
+        let offs: Vec<_> = m
+            .command_line
+            .iter()
+            .map(|s| fbb.create_string(s))
+            .collect();
         fbb.create_vector(&offs)
     });
     let container_id = string(fbb, &m.container_id);

@@ -46,7 +46,11 @@ pub enum ReadError {
     #[error(
         "`{path}`: chunk {seq} at byte {offset} does not match its index entry's hash: the chunk was altered after it was written"
     )]
-    HashMismatch { path: PathBuf, seq: u64, offset: u64 },
+    HashMismatch {
+        path: PathBuf,
+        seq: u64,
+        offset: u64,
+    },
     #[error(
         "hash chain broken before chunk {seq}: its record of chunk {prev_seq}'s hash does not match chunk {prev_seq} as read (one of them was altered)"
     )]

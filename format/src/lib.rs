@@ -37,6 +37,7 @@ pub mod manifest;
 pub mod model;
 pub mod reader;
 pub mod syscalls;
+pub mod verify;
 pub mod writer;
 
 pub use chunk::{Chunk, ChunkInfo, ChunkModel};

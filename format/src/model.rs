@@ -68,13 +68,26 @@ pub struct Param {
 pub enum Value {
     Int(i64),
     Flags(u64),
-    Path { raw: Vec<u8>, resolved: Vec<u8> },
+    Path {
+        raw: Vec<u8>,
+        resolved: Vec<u8>,
+    },
     Str(Vec<u8>),
-    Bytes { data: Vec<u8>, len: u64 },
-    StrList { items: Vec<Vec<u8>>, truncated: bool },
+    Bytes {
+        data: Vec<u8>,
+        len: u64,
+    },
+    StrList {
+        items: Vec<Vec<u8>>,
+        truncated: bool,
+    },
     SockAddr(SockAddr),
     FdPair(i32, i32),
-    OpenHow { flags: u64, mode: u64, resolve: u64 },
+    OpenHow {
+        flags: u64,
+        mode: u64,
+        resolve: u64,
+    },
     CloneArgs(CloneArgs),
     Fault(u64),
 }

@@ -89,7 +89,10 @@ impl TraceReader {
             return Self::open_manifest(path);
         }
         let file = std::fs::File::open(path).map_err(io_err(path))?;
-        Self::from_sources(vec![(path.to_path_buf(), Arc::new(file) as Arc<dyn Source>)], None)
+        Self::from_sources(
+            vec![(path.to_path_buf(), Arc::new(file) as Arc<dyn Source>)],
+            None,
+        )
     }
 
     fn open_dir(dir: &Path) -> Result<TraceReader, ReadError> {
@@ -110,7 +113,9 @@ impl TraceReader {
             n => {
                 return Err(ReadError::NotFound {
                     path: dir.to_path_buf(),
-                    reason: format!("the directory holds {n} traces (manifests); name one manifest"),
+                    reason: format!(
+                        "the directory holds {n} traces (manifests); name one manifest"
+                    ),
                 });
             }
         }
@@ -144,7 +149,10 @@ impl TraceReader {
             if seg.file.contains('/') || seg.file.starts_with('.') {
                 notices.push(ReadError::Manifest {
                     path: path.to_path_buf(),
-                    reason: format!("segment name `{}` is not a plain file name; ignored", seg.file),
+                    reason: format!(
+                        "segment name `{}` is not a plain file name; ignored",
+                        seg.file
+                    ),
                 });
                 continue;
             }
@@ -162,13 +170,20 @@ impl TraceReader {
         // still evidence: read them too.
         let stem = path
             .file_name()
-            .map(|n| n.to_string_lossy().trim_end_matches(".manifest.json").to_string())
+            .map(|n| {
+                n.to_string_lossy()
+                    .trim_end_matches(".manifest.json")
+                    .to_string()
+            })
             .unwrap_or_default();
         let mut extra: Vec<PathBuf> = std::fs::read_dir(dir)
             .map_err(io_err(dir))?
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| {
-                let n = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                let n = p
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
                 n.starts_with(&format!("{stem}."))
                     && (n.ends_with(".zst") || n.ends_with(".zst.partial"))
                     && !listed.contains(p)
@@ -268,7 +283,13 @@ impl TraceReader {
     /// the walk resynchronises at the next frame magic, and the damaged
     /// stretch becomes a location that reads as a corrupt chunk. Only when
     /// no frame follows is the rest reported as cut off.
-    fn scan(&mut self, path: &Path, src: &dyn Source, len: u64, segment: usize) -> Vec<ChunkLocation> {
+    fn scan(
+        &mut self,
+        path: &Path,
+        src: &dyn Source,
+        len: u64,
+        segment: usize,
+    ) -> Vec<ChunkLocation> {
         let mut out = Vec::new();
         let mut off = FILE_HEADER_LEN;
         let loc = |offset, compressed_len| ChunkLocation {
@@ -350,17 +371,22 @@ impl TraceReader {
     /// Reads, decompresses and verifies one chunk. Safe to call from many
     /// threads at once.
     pub fn read_chunk(&self, loc: &ChunkLocation) -> Result<Chunk, ReadError> {
-        let seg = self.segments.get(loc.segment).ok_or_else(|| ReadError::NotFound {
-            path: PathBuf::new(),
-            reason: format!("no segment {}", loc.segment),
-        })?;
+        let seg = self
+            .segments
+            .get(loc.segment)
+            .ok_or_else(|| ReadError::NotFound {
+                path: PathBuf::new(),
+                reason: format!("no segment {}", loc.segment),
+            })?;
         let corrupt = |reason: String| ReadError::CorruptChunk {
             path: seg.path.clone(),
             seq: loc.expected.as_ref().map(|e| e.seq),
             offset: loc.offset,
             reason,
         };
-        if loc.compressed_len > MAX_CHUNK_LEN || loc.offset.saturating_add(loc.compressed_len) > seg.len {
+        if loc.compressed_len > MAX_CHUNK_LEN
+            || loc.offset.saturating_add(loc.compressed_len) > seg.len
+        {
             return Err(corrupt(format!(
                 "its extent ({} bytes at byte {}) is impossible for a chunk of this file",
                 loc.compressed_len, loc.offset
@@ -374,7 +400,9 @@ impl TraceReader {
             .map_err(|_| corrupt("not a zstd frame".into()))?
             .ok_or_else(|| corrupt("the frame does not state its size".into()))?;
         if content > MAX_CHUNK_LEN {
-            return Err(corrupt(format!("the frame claims {content} bytes, more than a chunk may hold")));
+            return Err(corrupt(format!(
+                "the frame claims {content} bytes, more than a chunk may hold"
+            )));
         }
         let bytes = zstd::bulk::decompress(&frame, content as usize)
             .map_err(|e| corrupt(format!("decompression failed: {e}")))?;
@@ -521,7 +549,9 @@ fn is_frame_magic(m: u32) -> bool {
 
 fn starts_frame(src: &dyn Source, off: u64) -> bool {
     let mut m = [0u8; 4];
-    off + 4 <= src.len() && src.read_exact_at(&mut m, off).is_ok() && is_frame_magic(u32::from_le_bytes(m))
+    off + 4 <= src.len()
+        && src.read_exact_at(&mut m, off).is_ok()
+        && is_frame_magic(u32::from_le_bytes(m))
 }
 
 /// The offset of the next frame magic at or after `from`, read in blocks.
@@ -558,8 +588,11 @@ fn read_index(src: &dyn Source, len: u64) -> Result<(Vec<ChunkLocation>, bool), 
     let Some(frame_len) = parse_trailer(&last) else {
         return Err(None);
     };
-    if frame_len > MAX_INDEX_LEN || frame_len < 8 + TRAILER_LEN || frame_len > len - FILE_HEADER_LEN {
-        return Err(Some(format!("the trailer gives an impossible index length {frame_len}")));
+    if !(8 + TRAILER_LEN..=MAX_INDEX_LEN).contains(&frame_len) || frame_len > len - FILE_HEADER_LEN
+    {
+        return Err(Some(format!(
+            "the trailer gives an impossible index length {frame_len}"
+        )));
     }
     let start = len - frame_len;
     let mut frame = vec![0u8; frame_len as usize];
@@ -569,14 +602,17 @@ fn read_index(src: &dyn Source, len: u64) -> Result<(Vec<ChunkLocation>, bool), 
         return Err(Some("the trailer does not point at an index frame".into()));
     }
     let body = &frame[8..frame.len() - TRAILER_LEN as usize];
-    let index = fb::size_prefixed_root_as_index(body)
-        .map_err(|e| Some(format!("invalid index: {e}")))?;
+    let index =
+        fb::size_prefixed_root_as_index(body).map_err(|e| Some(format!("invalid index: {e}")))?;
     let mut out = Vec::new();
     let mut pos = FILE_HEADER_LEN;
     for e in index.chunks().into_iter().flatten() {
         let hash: Option<[u8; 32]> = e.hash().and_then(|h| h.bytes().try_into().ok());
         let Some(hash) = hash else {
-            return Err(Some(format!("index entry for chunk {} has no valid hash", e.seq())));
+            return Err(Some(format!(
+                "index entry for chunk {} has no valid hash",
+                e.seq()
+            )));
         };
         let end = e.offset().saturating_add(u64::from(e.compressed_len()));
         if e.offset() < pos || end > start {

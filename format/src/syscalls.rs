@@ -40,7 +40,9 @@ pub enum ArgKind {
     /// A NUL-terminated path, resolved against the cwd.
     Path,
     /// A NUL-terminated path resolved against the dirfd in argument `dirfd`.
-    PathAt { dirfd: u8 },
+    PathAt {
+        dirfd: u8,
+    },
     /// A NUL-terminated string that is not a path (xattr names, fs types).
     Str,
     /// A NULL-terminated array of string pointers (argv, envp).
@@ -59,18 +61,28 @@ pub enum ArgKind {
     Uid,
     Gid,
     /// A socket address read from memory; its length is argument `len`.
-    SockAddrIn { len: u8 },
+    SockAddrIn {
+        len: u8,
+    },
     /// A socket address the kernel fills; `len` is a pointer to its length.
-    SockAddrOut { len: u8 },
+    SockAddrOut {
+        len: u8,
+    },
     /// A buffer the program passes in; its length is argument `len`.
-    BufIn { len: u8 },
+    BufIn {
+        len: u8,
+    },
     /// A buffer the kernel fills; the return value says how much.
     BufOut,
     /// An array of `struct iovec` of `count` entries, passed in (writev).
-    IovecIn { count: u8 },
+    IovecIn {
+        count: u8,
+    },
     /// An array of `struct iovec` the kernel fills (readv); return value
     /// says how much.
-    IovecOut { count: u8 },
+    IovecOut {
+        count: u8,
+    },
     /// `struct msghdr` passed in (sendmsg): address, iovecs.
     MsghdrIn,
     /// `struct msghdr` the kernel fills (recvmsg).
@@ -78,9 +90,13 @@ pub enum ArgKind {
     /// `int[2]` the kernel fills (pipe, pipe2, socketpair).
     FdPairOut,
     /// `struct open_how` (openat2), its size is argument `size`.
-    OpenHow { size: u8 },
+    OpenHow {
+        size: u8,
+    },
     /// `struct clone_args` (clone3), its size is argument `size`.
-    CloneArgs { size: u8 },
+    CloneArgs {
+        size: u8,
+    },
     /// A pointer to a struct or value this table does not decode.
     Struct,
 }
@@ -143,7 +159,12 @@ mod tests {
     #[test]
     fn table_is_sorted_by_unique_id_and_names_are_unique() {
         for pair in SYSCALLS.windows(2) {
-            assert!(pair[0].id < pair[1].id, "{} / {}", pair[0].name, pair[1].name);
+            assert!(
+                pair[0].id < pair[1].id,
+                "{} / {}",
+                pair[0].name,
+                pair[1].name
+            );
         }
         let mut names: Vec<_> = SYSCALLS.iter().map(|s| s.name).collect();
         names.sort_unstable();

@@ -197,10 +197,14 @@ impl TraceWriter {
         mut meta: TraceMeta,
     ) -> Result<TraceWriter, WriteError> {
         if opts.chunk_bytes < 1024 {
-            return Err(WriteError::Options("chunk size must be at least 1 KiB".into()));
+            return Err(WriteError::Options(
+                "chunk size must be at least 1 KiB".into(),
+            ));
         }
         if opts.rotate_bytes == Some(0) || opts.rotate_secs == Some(Duration::ZERO) {
-            return Err(WriteError::Options("rotation size and time must be positive".into()));
+            return Err(WriteError::Options(
+                "rotation size and time must be positive".into(),
+            ));
         }
         if meta.trace_id == [0; 16] {
             meta.trace_id = *uuid::Uuid::new_v4().as_bytes();
@@ -248,7 +252,12 @@ impl TraceWriter {
         self.push_one(ev, state)
     }
 
-    fn push_gap(&mut self, ts: u64, lost: u64, state: &dyn SnapshotSource) -> Result<(), WriteError> {
+    fn push_gap(
+        &mut self,
+        ts: u64,
+        lost: u64,
+        state: &dyn SnapshotSource,
+    ) -> Result<(), WriteError> {
         let reason = self
             .losses
             .last_error

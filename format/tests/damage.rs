@@ -20,7 +20,10 @@ fn sample_events(n: u64) -> Vec<Event> {
                 ret: 3,
                 params: vec![Param {
                     index: 1,
-                    value: Value::Path { raw: format!("file{i}").into_bytes(), resolved: format!("/tmp/file{i}").into_bytes() },
+                    value: Value::Path {
+                        raw: format!("file{i}").into_bytes(),
+                        resolved: format!("/tmp/file{i}").into_bytes(),
+                    },
                 }],
                 ..Default::default()
             }),
@@ -35,14 +38,22 @@ fn small_trace() -> (Vec<u8>, Vec<(u64, u64)>, Vec<Event>) {
     let events = sample_events(60);
     write(&path, small_chunks(), &events, &Snapshot::default());
     let r = TraceReader::open(&path).unwrap();
-    let extents = r.locations().iter().map(|l| (l.offset, l.offset + l.compressed_len)).collect();
+    let extents = r
+        .locations()
+        .iter()
+        .map(|l| (l.offset, l.offset + l.compressed_len))
+        .collect();
     (std::fs::read(&path).unwrap(), extents, events)
 }
 
 #[test]
 fn truncation_at_every_byte_keeps_exactly_the_complete_chunks() {
     let (bytes, extents, events) = small_trace();
-    assert!(extents.len() >= 3, "want several chunks, got {}", extents.len());
+    assert!(
+        extents.len() >= 3,
+        "want several chunks, got {}",
+        extents.len()
+    );
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("cut.zst");
     for cut in 0..bytes.len() {
@@ -81,7 +92,11 @@ fn flip_each_byte_of_chunk(index: bool) {
     let path = dir.path().join("flip.zst");
     let (start, end) = extents[1];
     // Without an index, as in a file left by a crash.
-    let keep = if index { bytes.len() } else { extents[extents.len() - 1].1 as usize };
+    let keep = if index {
+        bytes.len()
+    } else {
+        extents[extents.len() - 1].1 as usize
+    };
     for pos in (start..end).step_by(7) {
         let mut damaged = bytes[..keep].to_vec();
         damaged[pos as usize] ^= 0x55;
@@ -97,9 +112,14 @@ fn flip_each_byte_of_chunk(index: bool) {
             }
         }
         assert!(!problems.is_empty(), "flip at {pos} went unnoticed");
-        assert!(seqs.contains(&0) && seqs.contains(&2), "flip at {pos}: intact chunks lost: {seqs:?}");
+        assert!(
+            seqs.contains(&0) && seqs.contains(&2),
+            "flip at {pos}: intact chunks lost: {seqs:?}"
+        );
         let blamed = problems.iter().any(|p| match p {
-            ReadError::CorruptChunk { seq, offset, .. } => *offset == start && seq.is_none_or(|s| s == 1),
+            ReadError::CorruptChunk { seq, offset, .. } => {
+                *offset == start && seq.is_none_or(|s| s == 1)
+            }
             ReadError::HashMismatch { seq, .. } => *seq == 1,
             ReadError::ChainBreak { prev_seq, .. } => *prev_seq == 1,
             ReadError::MissingChunks { first, last } => *first == 1 && *last == 1,
@@ -124,14 +144,29 @@ fn foreign_files_get_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let cases: [(&str, Vec<u8>, &str); 4] = [
         ("empty", Vec::new(), "too short"),
-        ("text", b"hello world, this is not a trace at all".to_vec(), "no sysrec header"),
-        ("plainzstd", zstd::encode_all(&b"some data"[..], 3).unwrap(), "zstd file without a sysrec header"),
-        ("scap", b"\x0a\x0d\x0d\x0a\x1c\x00\x00\x00\x4d\x3c\x2b\x1a\x01\x00\x00\x00\xff\xff\xff\xff".to_vec(), "pcap/scap"),
+        (
+            "text",
+            b"hello world, this is not a trace at all".to_vec(),
+            "no sysrec header",
+        ),
+        (
+            "plainzstd",
+            zstd::encode_all(&b"some data"[..], 3).unwrap(),
+            "zstd file without a sysrec header",
+        ),
+        (
+            "scap",
+            b"\x0a\x0d\x0d\x0a\x1c\x00\x00\x00\x4d\x3c\x2b\x1a\x01\x00\x00\x00\xff\xff\xff\xff"
+                .to_vec(),
+            "pcap/scap",
+        ),
     ];
     for (name, bytes, want) in cases {
         let path = dir.path().join(name);
         std::fs::write(&path, bytes).unwrap();
-        let err = TraceReader::open(&path).err().unwrap_or_else(|| panic!("{name} opened"));
+        let err = TraceReader::open(&path)
+            .err()
+            .unwrap_or_else(|| panic!("{name} opened"));
         assert!(err.to_string().contains(want), "{name}: {err}");
     }
 }
@@ -144,22 +179,48 @@ fn a_newer_format_version_is_refused_naming_both_versions() {
     let path = dir.path().join("new.zst");
     std::fs::write(&path, bytes).unwrap();
     let err = TraceReader::open(&path).err().unwrap();
-    assert!(matches!(err, ReadError::UnsupportedVersion { found: 9, supported: 1, .. }), "{err}");
-    assert!(err.to_string().contains("version 9") && err.to_string().contains("up to version 1"), "{err}");
+    assert!(
+        matches!(
+            err,
+            ReadError::UnsupportedVersion {
+                found: 9,
+                supported: 1,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("version 9") && err.to_string().contains("up to version 1"),
+        "{err}"
+    );
 }
 
 #[test]
 fn a_missing_segment_is_named() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("t.zst");
-    let opts = trace_format::WriterOptions { rotate_bytes: Some(1500), ..small_chunks() };
+    let opts = trace_format::WriterOptions {
+        rotate_bytes: Some(1500),
+        ..small_chunks()
+    };
     let summary = write(&path, opts, &sample_events(200), &Snapshot::default());
     assert!(summary.segments.len() >= 3);
     std::fs::remove_file(&summary.segments[1]).unwrap();
     let (chunks, errors) = read(&dir.path().join("t.manifest.json"));
     assert!(!chunks.is_empty());
-    assert!(errors.iter().any(|e| matches!(e, ReadError::Manifest { reason, .. } if reason.contains("t.000001.zst"))), "{errors:?}");
-    assert!(errors.iter().any(|e| matches!(e, ReadError::MissingChunks { .. })), "{errors:?}");
+    assert!(
+        errors.iter().any(
+            |e| matches!(e, ReadError::Manifest { reason, .. } if reason.contains("t.000001.zst"))
+        ),
+        "{errors:?}"
+    );
+    assert!(
+        errors
+            .iter()
+            .any(|e| matches!(e, ReadError::MissingChunks { .. })),
+        "{errors:?}"
+    );
 }
 
 #[test]
@@ -171,7 +232,20 @@ fn a_partial_segment_left_by_a_crash_is_read() {
     std::fs::write(dir.path().join("t.zst.partial"), &bytes[..cut as usize]).unwrap();
     let (chunks, errors) = read(dir.path());
     assert_eq!(chunks.len(), 2);
-    assert_eq!(chunks.iter().map(|c| c.events.len()).sum::<usize>(), events[..chunks.iter().map(|c| c.events.len()).sum::<usize>()].len());
-    assert!(errors.iter().any(|e| matches!(e, ReadError::Truncated { .. })), "{errors:?}");
-    assert!(errors.iter().any(|e| matches!(e, ReadError::Unfinished { .. })), "{errors:?}");
+    assert_eq!(
+        chunks.iter().map(|c| c.events.len()).sum::<usize>(),
+        events[..chunks.iter().map(|c| c.events.len()).sum::<usize>()].len()
+    );
+    assert!(
+        errors
+            .iter()
+            .any(|e| matches!(e, ReadError::Truncated { .. })),
+        "{errors:?}"
+    );
+    assert!(
+        errors
+            .iter()
+            .any(|e| matches!(e, ReadError::Unfinished { .. })),
+        "{errors:?}"
+    );
 }

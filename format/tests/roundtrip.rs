@@ -53,7 +53,10 @@ proptest! {
 fn many_chunks_and_segments_with_a_changing_state() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("t.zst");
-    let opts = WriterOptions { rotate_bytes: Some(20_000), ..small_chunks() };
+    let opts = WriterOptions {
+        rotate_bytes: Some(20_000),
+        ..small_chunks()
+    };
     let mut w = trace_format::TraceWriter::create(&path, opts, meta()).unwrap();
     let mut state = trace_format::model::Snapshot::default();
     let mut events = Vec::new();
@@ -72,12 +75,18 @@ fn many_chunks_and_segments_with_a_changing_state() {
         w.push(&ev, &state).unwrap();
         // The state after event i: one process per 1000 events.
         if i % 1000 == 999 {
-            state.processes.push(trace_format::model::Process { pid: i as i32, ..Default::default() });
+            state.processes.push(trace_format::model::Process {
+                pid: i as i32,
+                ..Default::default()
+            });
         }
         events.push(ev);
     }
     let summary = w.finish().unwrap();
-    assert!(summary.chunks > 10 && summary.segments.len() > 2, "{summary:?}");
+    assert!(
+        summary.chunks > 10 && summary.segments.len() > 2,
+        "{summary:?}"
+    );
     let (chunks, errors) = read(dir.path());
     assert!(errors.is_empty(), "{errors:?}");
     let read_events: Vec<_> = chunks.iter().flat_map(|c| c.events.clone()).collect();
@@ -85,6 +94,11 @@ fn many_chunks_and_segments_with_a_changing_state() {
     // Each snapshot is the state before the chunk's first event.
     for c in &chunks {
         let before = c.info.first_event;
-        assert_eq!(c.snapshot.processes.len() as u64, before / 1000, "chunk {}", c.info.seq);
+        assert_eq!(
+            c.snapshot.processes.len() as u64,
+            before / 1000,
+            "chunk {}",
+            c.info.seq
+        );
     }
 }

@@ -1,1 +1,76 @@
-//! End-to-end tests live in `tests/tests/`; this crate has no library code.
+//! Support for the end-to-end tests in `tests/tests/`: finding the built
+//! binaries and running them with a time limit.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::time::Duration;
+
+/// Path of a workspace binary (`capture`, `replay`), built by
+/// `cargo build`/`cargo nextest run --workspace` next to the test binaries.
+pub fn bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/<profile>/deps/<test> -> target/<profile>/<name>
+    let dir = exe
+        .parent()
+        .and_then(|d| d.parent())
+        .expect("target directory");
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "`{}` is not built: run the tests with `cargo nextest run --workspace` (or `cargo build --workspace` first)",
+        path.display()
+    );
+    path
+}
+
+/// Runs `cmd` to completion, killing it and failing the test after `limit`.
+/// Output is read while it runs, so a chatty child never blocks on a full
+/// pipe.
+pub fn run_with_timeout(cmd: &mut Command, limit: Duration) -> Output {
+    use std::process::Stdio;
+    let child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(limit) {
+        Ok(out) => out.expect("output"),
+        Err(_) => {
+            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+            let out = rx.recv().ok().and_then(Result::ok);
+            panic!(
+                "{cmd:?} did not finish within {limit:?}; stderr: {}",
+                out.map(|o| String::from_utf8_lossy(&o.stderr).into_owned())
+                    .unwrap_or_default()
+            );
+        }
+    }
+}
+
+/// True when a command-line tool is installed.
+pub fn have(tool: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// Skips (returns false) when `tool` is missing, except under CI, where
+/// `.ci/run` installs it and its absence is a failure.
+pub fn require(tool: &str) -> bool {
+    if have(tool) {
+        return true;
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "`{tool}` is missing under CI"
+    );
+    eprintln!("skipped: `{tool}` is not installed");
+    false
+}

@@ -294,7 +294,11 @@ impl Sink {
         seg.hasher.update(&frame);
         seg.len += frame.len() as u64;
         if let Some(dir) = seg.final_path.parent() {
-            let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+            let dir = if dir.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                dir
+            };
             if let Ok(d) = File::open(dir) {
                 let _ = d.sync_all();
             }

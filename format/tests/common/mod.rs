@@ -20,13 +20,32 @@ fn value() -> impl Strategy<Value = Value> {
         (bytes(40), bytes(40)).prop_map(|(raw, resolved)| Value::Path { raw, resolved }),
         bytes(40).prop_map(Value::Str),
         (bytes(80), any::<u64>()).prop_map(|(data, len)| Value::Bytes { data, len }),
-        (vec(bytes(12), 0..5), any::<bool>()).prop_map(|(items, truncated)| Value::StrList { items, truncated }),
-        (any::<u16>(), bytes(16), any::<u16>(), bytes(20), bytes(8))
-            .prop_map(|(family, addr, port, path, raw)| Value::SockAddr(SockAddr { family, addr, port, path, raw })),
+        (vec(bytes(12), 0..5), any::<bool>())
+            .prop_map(|(items, truncated)| Value::StrList { items, truncated }),
+        (any::<u16>(), bytes(16), any::<u16>(), bytes(20), bytes(8)).prop_map(
+            |(family, addr, port, path, raw)| Value::SockAddr(SockAddr {
+                family,
+                addr,
+                port,
+                path,
+                raw
+            })
+        ),
         (any::<i32>(), any::<i32>()).prop_map(|(a, b)| Value::FdPair(a, b)),
-        (any::<u64>(), any::<u64>(), any::<u64>()).prop_map(|(flags, mode, resolve)| Value::OpenHow { flags, mode, resolve }),
+        (any::<u64>(), any::<u64>(), any::<u64>()).prop_map(|(flags, mode, resolve)| {
+            Value::OpenHow {
+                flags,
+                mode,
+                resolve,
+            }
+        }),
         any::<[u64; 6]>().prop_map(|a| Value::CloneArgs(CloneArgs {
-            flags: a[0], exit_signal: a[1], stack: a[2], tls: a[3], set_tid_size: a[4], cgroup: a[5]
+            flags: a[0],
+            exit_signal: a[1],
+            stack: a[2],
+            tls: a[3],
+            set_tid_size: a[4],
+            cgroup: a[5]
         })),
         any::<u64>().prop_map(Value::Fault),
     ]
@@ -66,7 +85,11 @@ fn body() -> impl Strategy<Value = EventBody> {
 
 /// Events with non-decreasing timestamps, as a writer must receive them.
 pub fn events(max: usize) -> impl Strategy<Value = Vec<Event>> {
-    vec((0..1_000_000u64, any::<i32>(), any::<i32>(), body()), 0..max).prop_map(|v| {
+    vec(
+        (0..1_000_000u64, any::<i32>(), any::<i32>(), body()),
+        0..max,
+    )
+    .prop_map(|v| {
         let mut ts = 1_000_000_000u64;
         v.into_iter()
             .map(|(dt, tid, pid, body)| {
@@ -78,45 +101,130 @@ pub fn events(max: usize) -> impl Strategy<Value = Vec<Event>> {
 }
 
 fn fd() -> impl Strategy<Value = Fd> {
-    (any::<i32>(), 0..20usize, bytes(30), any::<u32>(), any::<bool>(), any::<(u16, u16, u16, u16, u16)>(),
-     bytes(16), bytes(16), any::<bool>(), any::<(u64, u64)>())
-        .prop_map(|(num, kind, path, flags, has_sock, (family, sock_type, protocol, local_port, remote_port),
-                    local_addr, remote_addr, listening, (dev, ino))| Fd {
-            num,
-            kind: ALL_KINDS[kind],
-            path,
-            flags,
-            socket: has_sock.then(|| SocketInfo {
-                family, sock_type, protocol, local_addr, local_port, remote_addr, remote_port,
-                path: Vec::new(), listening,
-            }),
-            dev,
-            ino,
-        })
+    (
+        any::<i32>(),
+        0..20usize,
+        bytes(30),
+        any::<u32>(),
+        any::<bool>(),
+        any::<(u16, u16, u16, u16, u16)>(),
+        bytes(16),
+        bytes(16),
+        any::<bool>(),
+        any::<(u64, u64)>(),
+    )
+        .prop_map(
+            |(
+                num,
+                kind,
+                path,
+                flags,
+                has_sock,
+                (family, sock_type, protocol, local_port, remote_port),
+                local_addr,
+                remote_addr,
+                listening,
+                (dev, ino),
+            )| Fd {
+                num,
+                kind: ALL_KINDS[kind],
+                path,
+                flags,
+                socket: has_sock.then(|| SocketInfo {
+                    family,
+                    sock_type,
+                    protocol,
+                    local_addr,
+                    local_port,
+                    remote_addr,
+                    remote_port,
+                    path: Vec::new(),
+                    listening,
+                }),
+                dev,
+                ino,
+            },
+        )
 }
 
 const ALL_KINDS: [FdKind; 20] = [
-    FdKind::Unknown, FdKind::File, FdKind::Directory, FdKind::Ipv4Socket, FdKind::Ipv6Socket,
-    FdKind::UnixSocket, FdKind::NetlinkSocket, FdKind::OtherSocket, FdKind::Pipe, FdKind::EventFd,
-    FdKind::SignalFd, FdKind::TimerFd, FdKind::Epoll, FdKind::Inotify, FdKind::Memfd, FdKind::PidFd,
-    FdKind::AnonInode, FdKind::CharDevice, FdKind::BlockDevice, FdKind::Fifo,
+    FdKind::Unknown,
+    FdKind::File,
+    FdKind::Directory,
+    FdKind::Ipv4Socket,
+    FdKind::Ipv6Socket,
+    FdKind::UnixSocket,
+    FdKind::NetlinkSocket,
+    FdKind::OtherSocket,
+    FdKind::Pipe,
+    FdKind::EventFd,
+    FdKind::SignalFd,
+    FdKind::TimerFd,
+    FdKind::Epoll,
+    FdKind::Inotify,
+    FdKind::Memfd,
+    FdKind::PidFd,
+    FdKind::AnonInode,
+    FdKind::CharDevice,
+    FdKind::BlockDevice,
+    FdKind::Fifo,
 ];
 
 pub fn snapshot() -> impl Strategy<Value = Snapshot> {
-    let process = (any::<[i32; 5]>(), vec((any::<i32>(), bytes(15)), 0..3), bytes(15), bytes(20), bytes(20),
-                   vec(bytes(10), 0..3), bytes(20), any::<[u32; 9]>(), any::<[u64; 5]>(), any::<bool>(),
-                   vec(fd(), 0..4), any::<bool>())
-        .prop_map(|(ids, threads, comm, exe, exepath, argv, cwd, cred, times, memfd, fds, exited)| Process {
-            pid: ids[0], ppid: ids[1], vpid: ids[2], pgid: ids[3], sid: ids[4],
-            threads: threads.into_iter().map(|(tid, comm)| Thread { tid, comm }).collect(),
-            comm, exe, exepath, argv, cwd,
-            env: Vec::new(),
-            uid: cred[0], euid: cred[1], suid: cred[2], fsuid: cred[3], gid: cred[4], egid: cred[5],
-            sgid: cred[6], fsgid: cred[7], loginuid: cred[8],
-            cap_inheritable: times[0], cap_permitted: times[1], cap_effective: times[2],
-            tty: 0, start_wall_ns: times[3], exec_wall_ns: times[4],
-            exe_from_memfd: memfd, container_id: String::new(), fds, exited,
-        });
+    let process = (
+        any::<[i32; 5]>(),
+        vec((any::<i32>(), bytes(15)), 0..3),
+        bytes(15),
+        bytes(20),
+        bytes(20),
+        vec(bytes(10), 0..3),
+        bytes(20),
+        any::<[u32; 9]>(),
+        any::<[u64; 5]>(),
+        any::<bool>(),
+        vec(fd(), 0..4),
+        any::<bool>(),
+    )
+        .prop_map(
+            |(ids, threads, comm, exe, exepath, argv, cwd, cred, times, memfd, fds, exited)| {
+                Process {
+                    pid: ids[0],
+                    ppid: ids[1],
+                    vpid: ids[2],
+                    pgid: ids[3],
+                    sid: ids[4],
+                    threads: threads
+                        .into_iter()
+                        .map(|(tid, comm)| Thread { tid, comm })
+                        .collect(),
+                    comm,
+                    exe,
+                    exepath,
+                    argv,
+                    cwd,
+                    env: Vec::new(),
+                    uid: cred[0],
+                    euid: cred[1],
+                    suid: cred[2],
+                    fsuid: cred[3],
+                    gid: cred[4],
+                    egid: cred[5],
+                    sgid: cred[6],
+                    fsgid: cred[7],
+                    loginuid: cred[8],
+                    cap_inheritable: times[0],
+                    cap_permitted: times[1],
+                    cap_effective: times[2],
+                    tty: 0,
+                    start_wall_ns: times[3],
+                    exec_wall_ns: times[4],
+                    exe_from_memfd: memfd,
+                    container_id: String::new(),
+                    fds,
+                    exited,
+                }
+            },
+        );
     vec(process, 0..3).prop_map(|processes| Snapshot { processes })
 }
 
@@ -127,8 +235,17 @@ pub fn meta() -> TraceMeta {
         arch: "x86_64".into(),
         tool_version: "test".into(),
         command_line: vec!["capture".into(), "--".into(), "true".into()],
-        users: vec![User { uid: 0, gid: 0, name: b"root".to_vec(), home: b"/root".to_vec(), shell: b"/bin/sh".to_vec() }],
-        groups: vec![Group { gid: 0, name: b"root".to_vec() }],
+        users: vec![User {
+            uid: 0,
+            gid: 0,
+            name: b"root".to_vec(),
+            home: b"/root".to_vec(),
+            shell: b"/bin/sh".to_vec(),
+        }],
+        groups: vec![Group {
+            gid: 0,
+            name: b"root".to_vec(),
+        }],
         snaplen: 80,
         syscall_set: "all".into(),
         syscall_arch: "x86_64".into(),
@@ -137,7 +254,12 @@ pub fn meta() -> TraceMeta {
 }
 
 /// Writes `events` to `path`, with `state` as every chunk's snapshot.
-pub fn write(path: &Path, opts: WriterOptions, events: &[Event], state: &Snapshot) -> trace_format::WriteSummary {
+pub fn write(
+    path: &Path,
+    opts: WriterOptions,
+    events: &[Event],
+    state: &Snapshot,
+) -> trace_format::WriteSummary {
     let mut w = TraceWriter::create(path, opts, meta()).expect("create");
     for e in events {
         w.push(e, state).expect("push");
@@ -160,5 +282,8 @@ pub fn read(path: &Path) -> (Vec<trace_format::ChunkModel>, Vec<ReadError>) {
 }
 
 pub fn small_chunks() -> WriterOptions {
-    WriterOptions { chunk_bytes: 2048, ..WriterOptions::default() }
+    WriterOptions {
+        chunk_bytes: 2048,
+        ..WriterOptions::default()
+    }
 }
