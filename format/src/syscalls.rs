@@ -361,6 +361,26 @@ pub fn by_name(name: &str) -> Option<&'static Syscall> {
     SYSCALLS.iter().find(|s| s.name == name)
 }
 
+/// Falco event names that differ from the syscall's name.
+pub const FALCO_EVENT_ALIASES: &[(&str, &str)] = &[
+    ("pread", "pread64"),
+    ("pwrite", "pwrite64"),
+    ("prlimit", "prlimit64"),
+];
+
+/// The syscall a Falco `evt.type` value names: a syscall name, or one of
+/// Falco's own event names in [`FALCO_EVENT_ALIASES`] (`pread` is
+/// `pread64`). Non-syscall events (`container`, `procexit`, `switch`...)
+/// give `None`.
+pub fn by_event_name(name: &str) -> Option<&'static Syscall> {
+    by_name(name).or_else(|| {
+        FALCO_EVENT_ALIASES
+            .iter()
+            .find(|(alias, _)| *alias == name)
+            .and_then(|(_, real)| by_name(real))
+    })
+}
+
 /// The name of syscall `id`, or `None` for an id this table does not know
 /// (a trace from a newer kernel): callers print `syscall_<id>`.
 pub fn name(id: u16) -> Option<&'static str> {
@@ -537,6 +557,9 @@ mod tests {
         assert_eq!(name(335), None);
         assert_eq!(name(469), Some("file_setattr"));
         assert_eq!(SYSCALLS.len(), 335 + 46);
+        assert_eq!(by_event_name("pread").map(|s| s.id), Some(17));
+        assert_eq!(by_event_name("openat").map(|s| s.id), Some(257));
+        assert_eq!(by_event_name("procexit"), None);
     }
 
     #[test]
