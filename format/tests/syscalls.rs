@@ -228,7 +228,10 @@ fn every_falco_event_type_that_is_a_syscall_has_the_falco_bit() {
     for cond in rules.rules.values().chain(rules.macros.values()) {
         all.extend(rules.event_types(cond));
     }
-    let syscalls: Vec<&Syscall> = all.iter().filter_map(|n| by_name(n)).collect();
+    let syscalls: Vec<&Syscall> = all
+        .iter()
+        .filter_map(|n| syscalls::by_event_name(n))
+        .collect();
     assert!(syscalls.len() >= 40, "parsed too few event types: {all:?}");
     let missing: Vec<&str> = syscalls
         .iter()
@@ -261,7 +264,7 @@ fn every_evt_arg_in_rule_conditions_resolves() {
         let types: Vec<&Syscall> = rules
             .event_types(&cond)
             .iter()
-            .filter_map(|n| by_name(n))
+            .filter_map(|n| syscalls::by_event_name(n))
             .collect();
         if types.is_empty() {
             continue;
