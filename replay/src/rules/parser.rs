@@ -28,7 +28,7 @@
 use super::ast::{BinOp, Expr, ExprKind, Operand, Pos, Rhs, Transformer};
 
 /// Maximum recursion depth (each grammar level counts, as in libsinsp).
-pub const MAX_DEPTH: u32 = 1000;
+pub const MAX_DEPTH: u32 = 500;
 
 /// A syntax error in a condition.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
