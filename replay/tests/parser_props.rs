@@ -74,7 +74,7 @@ fn check() -> impl Strategy<Value = Expr> {
         ident().prop_map(move |s| Rhs::Value(s, p)),
     ];
     prop_oneof![
-        ident().prop_map(|m| ExprKind::Macro(m)),
+        ident().prop_map(ExprKind::Macro),
         operand().prop_map(ExprKind::Exists),
         (operand(), str_ops, str_rhs).prop_map(|(l, o, r)| ExprKind::Compare(l, o, r)),
         (operand(), num_ops, num_rhs).prop_map(|(l, o, r)| ExprKind::Compare(l, o, r)),
