@@ -381,7 +381,7 @@ fn rules_are_indexed_by_event_type() {
 fn exceptions_suppress_matches() {
     let set = ruleset("", LoadOptions::default());
     let open = set.event_type("open");
-    let mut hit = |proc: &'static str, file: &'static str| {
+    let hit = |proc: &'static str, file: &'static str| {
         let mut e = ev(&[
             ("evt.type", V::S("open")),
             ("proc.name", V::S(proc)),
