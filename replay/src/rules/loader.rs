@@ -313,11 +313,14 @@ impl Reader {
             self.diag(sev, item.mark, ItemKind::Item, "", message);
             return;
         };
-        let name = item
-            .get(key)
-            .and_then(Node::as_str)
-            .unwrap_or_default()
-            .to_owned();
+        let name = match kind {
+            ItemKind::Rule | ItemKind::Macro | ItemKind::List => item
+                .get(key)
+                .and_then(Node::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+            _ => String::new(),
+        };
         let allowed = match kind {
             ItemKind::Rule => RULE_KEYS,
             ItemKind::Macro => MACRO_KEYS,
