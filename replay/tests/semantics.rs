@@ -564,6 +564,7 @@ fn output_templates() {
         Ok("BASH".into())
     );
     assert_eq!(r("%evt.arg[0]", &mut table, &mut e), Ok("<NA>".into()));
+    assert_eq!(r("%proc.name.x", &mut table, &mut e), Ok("bash.x".into()));
     assert_eq!(
         r("%proc.nme x", &mut table, &mut e),
         Err("unknown field `proc.nme` at offset 0".into())

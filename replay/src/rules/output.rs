@@ -73,11 +73,21 @@ impl OutputTemplate {
                     unknown_field: false,
                 });
             };
-            let (compiled, _) = compile_operand(&op, table).map_err(|e| OutputError {
-                message: e.message,
-                offset: offset + i,
-                unknown_field: e.unknown_field,
-            })?;
+            let (op, used, compiled) = match compile_operand(&op, table) {
+                Ok((c, _)) => (op, used, c),
+                // As libsinsp, retry shorter prefixes: `%proc.name.` or
+                // `%fd.name.suffix` end at the longest known field.
+                Err(e) => match shorter_prefix(tok, used, table) {
+                    Some(found) => found,
+                    None => {
+                        return Err(OutputError {
+                            message: e.message,
+                            offset: offset + i,
+                            unknown_field: e.unknown_field,
+                        });
+                    }
+                },
+            };
             if !text.is_empty() {
                 parts.push(Part::Text(std::mem::take(&mut text)));
             }
@@ -180,4 +190,19 @@ fn render_operand<S: FieldSource + ?Sized>(op: &Operand, src: &mut S, out: &mut 
             None => false,
         },
     }
+}
+
+fn shorter_prefix(
+    tok: &str,
+    used: usize,
+    table: &mut FieldTable,
+) -> Option<(super::ast::Operand, usize, Operand)> {
+    (1..used)
+        .rev()
+        .filter(|&n| tok.is_char_boundary(n))
+        .find_map(|n| {
+            let (op, used) = parse_operand_prefix(&tok[..n])?;
+            let (c, _) = compile_operand(&op, table).ok()?;
+            Some((op, used, c))
+        })
 }
