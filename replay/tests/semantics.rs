@@ -566,6 +566,10 @@ fn output_templates() {
     assert_eq!(r("%evt.arg[0]", &mut table, &mut e), Ok("<NA>".into()));
     assert_eq!(r("%proc.name.x", &mut table, &mut e), Ok("bash.x".into()));
     assert_eq!(
+        r("*%proc.name %fd.name", &mut table, &mut e),
+        Ok("bash <NA>".into())
+    );
+    assert_eq!(
         r("%proc.nme x", &mut table, &mut e),
         Err("unknown field `proc.nme` at offset 0".into())
     );
@@ -573,4 +577,21 @@ fn output_templates() {
         r("100%", &mut table, &mut e),
         Err("invalid formatting token `%` at offset 3".into())
     );
+}
+
+#[test]
+fn ruleset_is_shareable_and_field_slots_are_dense() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<replay::rules::CompiledRuleset>();
+    send_sync::<CompiledFilter>();
+    let set = ruleset("", LoadOptions::default());
+    for (i, f) in set.fields().iter().enumerate() {
+        assert_eq!(f.slot as usize, i);
+    }
+    let names: Vec<String> = set.fields().iter().map(ToString::to_string).collect();
+    let mut dedup = names.clone();
+    dedup.sort();
+    dedup.dedup();
+    assert_eq!(dedup.len(), names.len(), "{names:?}");
+    assert!(names.contains(&"proc.aname[2]".to_owned()), "{names:?}");
 }

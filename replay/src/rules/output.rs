@@ -4,7 +4,7 @@
 //! width (`%20proc.name`, padded with spaces), then a field (`%proc.name`,
 //! `%proc.aname[2]`, `%evt.arg.flags`) or a transformer
 //! (`%tolower(proc.name)`), taking the longest that parses; the rest is text.
-//! A field without a value renders as `<NA>`.
+//! A field without a value renders as `<NA>`; a leading `*` is dropped.
 
 use std::fmt::Write as _;
 
@@ -55,8 +55,12 @@ impl OutputTemplate {
         let mut parts = Vec::new();
         let mut fields: Vec<OutputField> = Vec::new();
         let mut text = String::new();
-        let mut rest = format;
-        let mut offset = 0;
+        // A leading `*` only tells libsinsp to print even when fields are
+        // missing, which is what this template always does.
+        let (mut rest, mut offset) = match format.strip_prefix('*') {
+            Some(r) => (r, 1),
+            None => (format, 0),
+        };
         while let Some(i) = rest.find('%') {
             text.push_str(&rest[..i]);
             let after = &rest[i + 1..];
