@@ -122,9 +122,13 @@ impl fmt::Display for OwnedValue {
 ///
 /// Multi-valued fields ([`FieldRef::is_multi`]: `proc.aname` and friends
 /// without an index, list fields such as `fd.types`) are read through
-/// [`for_each`](Self::for_each); implement it for those fields, e.g. by
-/// walking the ancestors parent first. Single-valued fields are read with
-/// [`get`](Self::get).
+/// [`for_each`](Self::for_each); implement it for those fields. For the
+/// ancestor fields (`proc.aname`, `proc.aexe`, `proc.aexepath`, `proc.apid`,
+/// `proc.acmdline` without an index) visit the parent first, then its
+/// parent, and so on, *excluding* the process itself, as libsinsp's
+/// `traverse_parent_state`; with an index (`proc.aname[N]`) they are
+/// single-valued, `[0]` being the process itself and `[1]` its parent.
+/// Single-valued fields are read with [`get`](Self::get).
 ///
 /// `field.slot` is dense per ruleset, so a source can keep per-slot caches
 /// or precomputed plans in a `Vec`; `field.id` is an enum to `match` on.
