@@ -312,3 +312,51 @@ fn missing_file() {
         "{err}"
     );
 }
+
+mod no_panic {
+    use proptest::prelude::*;
+    use replay::rules::{LoadOptions, RulesetLoader};
+
+    fn load(text: &str) {
+        let mut l = RulesetLoader::new();
+        if l.load_str("fuzz.yaml", text).is_ok() {
+            let _ = l.compile(&LoadOptions::default());
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn loader_never_panics_on_text(s in any::<String>()) {
+            load(&s);
+        }
+
+        #[test]
+        fn loader_never_panics_on_rules(
+            cond in "[a-z._()\\[\\]'\" =!<>,0-9]{0,40}",
+            output in "[a-z%._()\\[\\] 0-9*]{0,30}",
+            list_item in "[a-z()'\" ,]{0,10}",
+        ) {
+            let yaml = format!(
+                "- list: l\n  items: [{list_item:?}]\n- macro: m\n  condition: {cond:?}\n- rule: r\n  desc: d\n  condition: {cond:?} and m\n  output: {output:?}\n  priority: INFO\n"
+            );
+            load(&yaml);
+        }
+    }
+}
+
+#[test]
+fn warn_evttypes_false_silences_the_warning() {
+    check(
+        r#"
+- rule: r
+  desc: d
+  condition: proc.name = x
+  output: o
+  priority: INFO
+  warn_evttypes: false
+"#,
+        &[],
+    );
+}

@@ -959,6 +959,20 @@ mod tests {
                 ctx,
             },
         ];
+        let default_comps = vec![ExceptionInfo {
+            name: "three".into(),
+            fields: Some(Entry::List(vec![it("proc.name"), it("proc.pname")])),
+            comps: None,
+            values: vec![
+                Entry::List(vec![it("a"), it("b")]),
+                Entry::List(vec![it("c"), Entry::List(vec![it("d"), it("e f")])]),
+            ],
+            ctx: ex[0].ctx.clone(),
+        }];
+        assert_eq!(
+            build_exceptions("x", &default_comps).unwrap(),
+            "(x) and not ((proc.name = a and proc.pname = b) or (proc.name = c and proc.pname = (d, \"e f\")))"
+        );
         assert_eq!(
             build_exceptions("evt.type=open", &ex).unwrap(),
             "(evt.type=open) and not (proc.name in (a, \"b c\")) and not ((proc.name = x and fd.name in (/a)))"
