@@ -97,6 +97,9 @@ struct ThreadInfo {
     /// Its first stop was seen (auto-attached children start stopped).
     started: bool,
     entry: Option<Entry>,
+    /// The launched child before its execve: its syscalls are capture's
+    /// own launch code (waiting for the go byte), not the workload's.
+    prelude: bool,
 }
 
 /// The tracer; see the module documentation.
@@ -140,6 +143,7 @@ impl Tracer {
                         pid: main_pid,
                         started: mode == Mode::Launch,
                         entry: None,
+                        prelude: mode == Mode::Launch,
                     },
                 )
             })
@@ -373,10 +377,19 @@ impl Tracer {
             SyscallInfo::Entry { arch, nr, args } => {
                 let ts = mono_ns();
                 let id = arch::canonical_id(arch, nr);
+                if let Some(t) = self.threads.get_mut(&tid)
+                    && t.prelude
+                {
+                    if !matches!(id, Some(sysno::EXECVE)) {
+                        self.resume(tid, 0);
+                        return;
+                    }
+                    t.prelude = false;
+                }
                 let pid = self.pid_of(tid);
                 let (args, params) = match id {
                     Some(id) => {
-                        let args = arch::canonical_args(id, args);
+                        let args = arch::canonical_args(arch, id, args);
                         let params = match syscalls::by_id(id) {
                             Some(sc) => {
                                 let ctx = Ctx {
@@ -516,6 +529,7 @@ impl Tracer {
                 pid: child_pid,
                 started: false,
                 entry: None,
+                prelude: false,
             },
         );
         self.emit(Event {
@@ -554,6 +568,7 @@ impl Tracer {
                     pid,
                     started: true,
                     entry,
+                    prelude: false,
                 },
             );
         } else {
@@ -631,6 +646,7 @@ impl Tracer {
                     pid: t.pid,
                     started: true,
                     entry: None,
+                    prelude: false,
                 },
             );
             self.finish_syscall(tid, e, 0, true);
@@ -698,6 +714,7 @@ impl Tracer {
                             pid,
                             started: false,
                             entry: None,
+                            prelude: false,
                         },
                     );
                     if let Some(_status) = self.early.remove(&(child as i32)) {
