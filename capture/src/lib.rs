@@ -82,12 +82,18 @@ pub struct Report {
     pub duration: Duration,
     /// The writer failed mid-run (the workload was left running).
     pub writer_error: Option<CaptureError>,
+    /// `--pid` mode: the target is not capture's child, its status is not
+    /// capture's.
+    pub attached: bool,
 }
 
 impl Report {
     /// The exit status capture should exit with: the workload's (128+N for
-    /// a death by signal N), 0 after a detach.
+    /// a death by signal N); 0 in attach mode or after a detach.
     pub fn exit_code(&self) -> i32 {
+        if self.attached {
+            return 0;
+        }
         match self.outcome {
             Outcome::Exited(st) if libc::WIFEXITED(st) => libc::WEXITSTATUS(st),
             Outcome::Exited(st) if libc::WIFSIGNALED(st) => 128 + libc::WTERMSIG(st),
@@ -231,8 +237,10 @@ pub fn run(config: &Config) -> Result<Report> {
             };
             let pid = l.pid;
             let seedp: Process = attach::seed(pid);
-            let _ = sink.send(Msg::Event(start_marker.clone()));
+            // Seed first: the first chunk's snapshot is taken at the first
+            // event.
             let _ = sink.send(Msg::Seed(Box::new(seedp.clone())));
+            let _ = sink.send(Msg::Event(start_marker.clone()));
             state.seed(seedp);
             for (sig, n) in signals::set_target(pid) {
                 for _ in 0..n {
@@ -265,8 +273,8 @@ pub fn run(config: &Config) -> Result<Report> {
                 }
             };
             let seedp = attach::seed(pid);
-            let _ = sink.send(Msg::Event(start_marker.clone()));
             let _ = sink.send(Msg::Seed(Box::new(seedp.clone())));
+            let _ = sink.send(Msg::Event(start_marker.clone()));
             state.seed(seedp);
             signals::set_target(pid);
             let mut t = Tracer::new(
@@ -333,5 +341,6 @@ pub fn run(config: &Config) -> Result<Report> {
         summary,
         duration: started.elapsed(),
         writer_error,
+        attached: attach_mode,
     })
 }
