@@ -107,12 +107,12 @@ pub fn entry(ctx: &Ctx, sc: &Syscall, args: &[u64; 6]) -> Vec<Param> {
             }
             ArgKind::Fd if !fd_named => {
                 fd_named = true;
-                ctx.state
-                    .fd(ctx.pid, v as i32)
-                    .map(|e| (result_index::FD_NAME, Value::Str(display_name(e))))
-                    .map(|(index, value)| {
-                        out.push(Param { index, value });
+                if let Some(e) = ctx.state.fd(ctx.pid, v as i32) {
+                    out.push(Param {
+                        index: result_index::FD_NAME,
+                        value: Value::Str(display_name(e)),
                     });
+                }
                 None
             }
             _ => None,

@@ -382,19 +382,17 @@ impl State {
                     anon(FdKind::EventFd, "anon_inode:[eventfd]", flags),
                 );
             }
-            SIGNALFD | SIGNALFD4 => {
-                if a(0) as i32 == -1 {
-                    let flags = if s.id == SIGNALFD4 {
-                        a(3) as u32 & (O_CLOEXEC | O_NONBLOCK)
-                    } else {
-                        0
-                    };
-                    self.install(
-                        pid,
-                        ret as i32,
-                        anon(FdKind::SignalFd, "anon_inode:[signalfd]", flags),
-                    );
-                }
+            SIGNALFD | SIGNALFD4 if a(0) as i32 == -1 => {
+                let flags = if s.id == SIGNALFD4 {
+                    a(3) as u32 & (O_CLOEXEC | O_NONBLOCK)
+                } else {
+                    0
+                };
+                self.install(
+                    pid,
+                    ret as i32,
+                    anon(FdKind::SignalFd, "anon_inode:[signalfd]", flags),
+                );
             }
             TIMERFD_CREATE => {
                 let flags = a(1) as u32 & (O_CLOEXEC | O_NONBLOCK);
@@ -599,15 +597,11 @@ fn creds(p: &mut Process, id: u16, a: [u32; 3]) {
             }
             p.fsgid = p.egid;
         }
-        SETFSUID => {
-            if old_euid == 0 || [p.uid, p.euid, p.suid].contains(&a[0]) {
-                p.fsuid = a[0];
-            }
+        SETFSUID if old_euid == 0 || [p.uid, p.euid, p.suid].contains(&a[0]) => {
+            p.fsuid = a[0];
         }
-        SETFSGID => {
-            if old_euid == 0 || [p.gid, p.egid, p.sgid].contains(&a[0]) {
-                p.fsgid = a[0];
-            }
+        SETFSGID if old_euid == 0 || [p.gid, p.egid, p.sgid].contains(&a[0]) => {
+            p.fsgid = a[0];
         }
         _ => {}
     }

@@ -9,7 +9,11 @@ use e2e_tests::capture_support::*;
 use trace_format::model::{EventBody, Value, result_index};
 
 fn free_port() -> Option<u16> {
-    TcpListener::bind("127.0.0.1:0").ok()?.local_addr().ok().map(|a| a.port())
+    TcpListener::bind("127.0.0.1:0")
+        .ok()?
+        .local_addr()
+        .ok()
+        .map(|a| a.port())
 }
 
 fn get(port: u16, path: &str) -> std::io::Result<String> {
@@ -44,7 +48,11 @@ fn nginx_serves_requests_under_capture() {
     let body = "sysrec-nginx-body ".repeat(100);
     std::fs::write(www.join("index.html"), &body).unwrap_or_else(|e| panic!("{e}"));
     // SAFETY: getuid has no preconditions.
-    let user = if unsafe { libc::getuid() } == 0 { "user root root;" } else { "" };
+    let user = if unsafe { libc::getuid() } == 0 {
+        "user root root;"
+    } else {
+        ""
+    };
     let conf = format!(
         "{user}
 daemon off;
@@ -70,12 +78,26 @@ http {{
     );
     let conf_path = w.path("nginx.conf");
     std::fs::write(&conf_path, conf).unwrap_or_else(|e| panic!("{e}"));
-    let mut cap = w.spawn_capture(&["-q"], &[nginx, "-c", conf_path.to_str().unwrap_or_default(), "-p", &dir]);
-    let up = wait_until(LIMIT, || get(port, "/index.html").is_ok_and(|r| r.starts_with("HTTP/1.1 200")));
+    let mut cap = w.spawn_capture(
+        &["-q"],
+        &[
+            nginx,
+            "-c",
+            conf_path.to_str().unwrap_or_default(),
+            "-p",
+            &dir,
+        ],
+    );
+    let up = wait_until(LIMIT, || {
+        get(port, "/index.html").is_ok_and(|r| r.starts_with("HTTP/1.1 200"))
+    });
     if !up {
         let _ = cap.kill();
         let _ = cap.wait();
-        panic!("nginx did not come up: {}", std::fs::read_to_string(w.path("error.log")).unwrap_or_default());
+        panic!(
+            "nginx did not come up: {}",
+            std::fs::read_to_string(w.path("error.log")).unwrap_or_default()
+        );
     }
     let mut ok = 0;
     for i in 0..200 {
@@ -91,20 +113,38 @@ http {{
     kill(cap.id(), libc::SIGQUIT);
     let st = wait_child(&mut cap, LIMIT);
     assert_eq!(st.code(), Some(0), "nginx exits 0 on SIGQUIT");
-    assert!(TcpStream::connect(("127.0.0.1", port)).is_err(), "nginx is gone");
+    assert!(
+        TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "nginx is gone"
+    );
 
     let t = w.trace();
     let names = t.syscall_names();
-    for want in ["accept4", "recvfrom", "sendfile", "writev", "epoll_wait", "openat", "close"] {
-        assert!(names.iter().any(|n| n == want), "{want} missing from {names:?}");
+    for want in [
+        "accept4",
+        "recvfrom",
+        "sendfile",
+        "writev",
+        "epoll_wait",
+        "openat",
+        "close",
+    ] {
+        assert!(
+            names.iter().any(|n| n == want),
+            "{want} missing from {names:?}"
+        );
     }
     let accepts = t.syscalls("accept4").filter(|(_, s)| s.ret >= 0).count();
     assert!(accepts >= 201, "{accepts} accepts");
     // Every accepted connection has its peer address.
-    assert!(t.syscalls("accept4").filter(|(_, s)| s.ret >= 0).all(|(_, s)| matches!(
-        param(s, result_index::SOCKADDR_OUT),
-        Some(Value::SockAddr(a)) if a.addr == [127, 0, 0, 1]
-    )));
+    assert!(
+        t.syscalls("accept4")
+            .filter(|(_, s)| s.ret >= 0)
+            .all(|(_, s)| matches!(
+                param(s, result_index::SOCKADDR_OUT),
+                Some(Value::SockAddr(a)) if a.addr == [127, 0, 0, 1]
+            ))
+    );
     // The requests are in the recorded buffers.
     assert!(t.syscalls("recvfrom").any(|(_, s)| matches!(
         param(s, result_index::BUFFER_OUT),
@@ -112,7 +152,10 @@ http {{
     )));
     // The file served is named on sendfile's in_fd... and opened by path.
     let index = format!("{dir}/www/index.html");
-    assert!(t.syscalls("openat").any(|(_, s)| path_of(s, 1).as_deref() == Some(index.as_str())));
+    assert!(
+        t.syscalls("openat")
+            .any(|(_, s)| path_of(s, 1).as_deref() == Some(index.as_str()))
+    );
     // Master and two workers.
     let forks = t
         .bodies(|b| match b {

@@ -46,7 +46,10 @@ fn every_thread_is_recorded_in_one_process() {
     let tids: HashSet<i32> = opens.iter().map(|(e, _)| e.tid).collect();
     assert_eq!(pids.len(), 1, "one process");
     assert_eq!(tids.len(), 4, "four threads");
-    assert!(!tids.contains(pids.iter().next().unwrap_or(&0)), "not the main thread");
+    assert!(
+        !tids.contains(pids.iter().next().unwrap_or(&0)),
+        "not the main thread"
+    );
     let starts = t
         .bodies(|b| match b {
             EventBody::ProcessStart(p) => Some(p),
@@ -91,7 +94,11 @@ fn a_hundred_children_are_all_recorded() {
         return;
     };
     let out = w.capture(&["-q"], &[bin.to_str().unwrap_or_default()]);
-    assert_eq!(out.status.code(), Some(0), "children's statuses reach the parent intact");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "children's statuses reach the parent intact"
+    );
     let t = w.trace();
     let children: HashSet<i32> = t
         .bodies(|b| match b {
@@ -191,7 +198,8 @@ fn statically_linked_binary() {
     assert_eq!(out.stdout, b"static\n");
     let t = w.trace();
     assert!(
-        t.syscalls("openat").any(|(_, s)| path_of(s, 1).as_deref() == Some("/nonexistent/static-probe")),
+        t.syscalls("openat")
+            .any(|(_, s)| path_of(s, 1).as_deref() == Some("/nonexistent/static-probe")),
         "{:?}",
         t.syscall_names()
     );
@@ -235,5 +243,8 @@ fn exec_from_a_non_leader_thread() {
     assert_eq!(ev.tid, ev.pid, "after exec the thread has the pid as tid");
     assert_ne!(x.old_tid, ev.pid, "the exec came from another thread");
     // The execve syscall event is reported under the new tid.
-    assert!(t.syscalls("execve").any(|(e, s)| e.tid == ev.pid && s.ret == 0));
+    assert!(
+        t.syscalls("execve")
+            .any(|(e, s)| e.tid == ev.pid && s.ret == 0)
+    );
 }

@@ -56,7 +56,11 @@ fn sigterm_to_capture_reaches_the_workload() {
     wait_ready(&mut c);
     kill(c.id(), libc::SIGTERM);
     let st = wait_child(&mut c, LIMIT);
-    assert_eq!(st.code(), Some(42), "the workload's handler decided the status");
+    assert_eq!(
+        st.code(),
+        Some(42),
+        "the workload's handler decided the status"
+    );
     let t = w.trace();
     let sigs: Vec<_> = t
         .bodies(|b| match b {
@@ -65,10 +69,18 @@ fn sigterm_to_capture_reaches_the_workload() {
         })
         .map(|(_, s)| (s.signo, s.action))
         .collect();
-    assert!(sigs.contains(&(libc::SIGTERM, SignalAction::Forwarded)), "{sigs:?}");
-    assert!(sigs.contains(&(libc::SIGTERM, SignalAction::Delivered)), "{sigs:?}");
+    assert!(
+        sigs.contains(&(libc::SIGTERM, SignalAction::Forwarded)),
+        "{sigs:?}"
+    );
+    assert!(
+        sigs.contains(&(libc::SIGTERM, SignalAction::Delivered)),
+        "{sigs:?}"
+    );
     assert_eq!(
-        sigs.iter().filter(|(s, a)| *s == libc::SIGTERM && *a == SignalAction::Delivered).count(),
+        sigs.iter()
+            .filter(|(s, a)| *s == libc::SIGTERM && *a == SignalAction::Delivered)
+            .count(),
         1,
         "delivered exactly once"
     );
@@ -93,7 +105,10 @@ int main(int argc, char **argv) {
 "#;
 
 fn counter(path: &std::path::Path) -> u64 {
-    std::fs::read_to_string(path).ok().and_then(|s| s.trim().parse().ok()).unwrap_or(0)
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0)
 }
 
 #[test]
@@ -106,7 +121,13 @@ fn sigstop_really_stops_and_sigcont_resumes() {
         return;
     };
     let file = w.path("counter");
-    let mut c = w.spawn_capture(&["-q"], &[bin.to_str().unwrap_or_default(), file.to_str().unwrap_or_default()]);
+    let mut c = w.spawn_capture(
+        &["-q"],
+        &[
+            bin.to_str().unwrap_or_default(),
+            file.to_str().unwrap_or_default(),
+        ],
+    );
     wait_ready(&mut c);
     let workload = children(c.id());
     assert_eq!(workload.len(), 1, "one workload process");
@@ -119,9 +140,15 @@ fn sigstop_really_stops_and_sigcont_resumes() {
     let before = counter(&file);
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(counter(&file), before, "no progress while stopped");
-    assert!(c.try_wait().ok().flatten().is_none(), "capture is still running");
+    assert!(
+        c.try_wait().ok().flatten().is_none(),
+        "capture is still running"
+    );
     kill(wp, libc::SIGCONT);
-    assert!(wait_until(LIMIT, || counter(&file) > before), "progress after SIGCONT");
+    assert!(
+        wait_until(LIMIT, || counter(&file) > before),
+        "progress after SIGCONT"
+    );
     let st = wait_child(&mut c, LIMIT);
     assert_eq!(st.code(), Some(0));
     assert_eq!(counter(&file), 150);
@@ -133,8 +160,14 @@ fn sigstop_really_stops_and_sigcont_resumes() {
         })
         .map(|(_, s)| (s.signo, s.action))
         .collect();
-    assert!(sigs.contains(&(libc::SIGSTOP, SignalAction::Stopped)), "{sigs:?}");
-    assert!(sigs.contains(&(libc::SIGCONT, SignalAction::Delivered)), "{sigs:?}");
+    assert!(
+        sigs.contains(&(libc::SIGSTOP, SignalAction::Stopped)),
+        "{sigs:?}"
+    );
+    assert!(
+        sigs.contains(&(libc::SIGCONT, SignalAction::Delivered)),
+        "{sigs:?}"
+    );
 }
 
 const STOP_CHILD: &str = r#"
@@ -162,7 +195,11 @@ fn the_parent_sees_its_child_stop() {
         return;
     };
     let out = w.capture(&["-q"], &[bin.to_str().unwrap_or_default()]);
-    assert_eq!(out.status.code(), Some(6), "WUNTRACED saw SIGTSTP, then the child exited 6");
+    assert_eq!(
+        out.status.code(),
+        Some(6),
+        "WUNTRACED saw SIGTSTP, then the child exited 6"
+    );
 }
 
 const SELF_SIGNALS: &str = r#"
