@@ -87,3 +87,5 @@ pub fn require(tool: &str) -> bool {
     eprintln!("skipped: `{tool}` is not installed");
     false
 }
+
+pub mod capture_support;

@@ -1,0 +1,346 @@
+//! sysrec `capture`: a transparent ptrace recorder.
+//!
+//! `capture -- CMD` launches CMD, `capture --pid PID` attaches to a running
+//! process; either way every syscall of the workload and its descendants is
+//! recorded, with decoded arguments, into a trace file (`trace_format`).
+//!
+//! # Design
+//!
+//! Three threads:
+//!
+//! - the **tracer** (the main thread, [`tracer::Tracer`], `!Send` because
+//!   ptrace requests are only accepted from the attaching thread): waits for
+//!   stops, reads syscall info and tracee memory, builds [`Event`]s and
+//!   resumes the tracee. It keeps its own copy of the [`state::State`],
+//!   needed while decoding (cwd and dirfd paths to resolve relative paths,
+//!   what an fd argument refers to);
+//! - the **writer** ([`sink`]): owns the `TraceWriter` and a second copy of
+//!   the state. For each event it pushes first, then applies it to its
+//!   state, so a chunk's snapshot is exactly the state before the chunk's
+//!   first event, whichever event the writer decides starts a chunk;
+//! - the writer's own compression thread (inside `trace_format`).
+//!
+//! The two state copies cannot drift because [`state::State::apply`] is a
+//! pure function of the events: anything state needs that only the live
+//! system knows (resolved paths, socket local ends, credentials after exec)
+//! is captured into the event by the tracer. Keeping the state on the writer
+//! thread also keeps snapshot building off the tracer, whose time is spent
+//! with a tracee stopped.
+//!
+//! The channel between them is bounded: if the writer falls behind, the
+//! tracer blocks, and with it the stopped tracee (backpressure). Events are
+//! never dropped by capture; a loss on disk (disk full) is recorded by the
+//! writer as a gap marker.
+//!
+//! **Invariant:** the workload sees the signals, stops and exit statuses it
+//! would see untraced: signals are re-injected, group-stops use
+//! `PTRACE_LISTEN`, signals sent to capture are forwarded once
+//! ([`signals`]), and capture exits with the workload's status.
+//!
+//! **Invariant:** capture is a child subreaper (`PR_SET_CHILD_SUBREAPER`)
+//! in launch mode, so orphans of the workload are reparented to it (as they
+//! would be to a container's PID 1) and reaped by its one
+//! `waitpid(-1, __WALL)` loop, which is also how traced children report:
+//! no second waiter can steal a traced child's status.
+
+pub mod arch;
+pub mod attach;
+pub mod clock;
+pub mod decode;
+pub mod error;
+pub mod launch;
+pub mod mem;
+pub mod meta;
+pub mod options;
+pub mod path;
+pub mod procfs;
+pub mod ptrace;
+pub mod signals;
+pub mod sink;
+pub mod state;
+pub mod tracer;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use trace_format::model::{Event, EventBody, Marker, MarkerKind, Process};
+use trace_format::writer::{WriteSummary, WriterOptions};
+
+pub use error::{CaptureError, Result};
+pub use options::{Args, Config, Target};
+
+use sink::{Msg, Sink};
+use state::{ClockAnchor, State};
+use tracer::{Mode, Outcome, Stats, Tracer};
+
+/// What a capture run produced.
+#[derive(Debug)]
+pub struct Report {
+    pub outcome: Outcome,
+    pub stats: Stats,
+    pub summary: Option<WriteSummary>,
+    pub duration: Duration,
+    /// The writer failed mid-run (the workload was left running).
+    pub writer_error: Option<CaptureError>,
+    /// `--pid` mode: the target is not capture's child, its status is not
+    /// capture's.
+    pub attached: bool,
+}
+
+impl Report {
+    /// The exit status capture should exit with: the workload's (128+N for
+    /// a death by signal N); 0 in attach mode or after a detach.
+    pub fn exit_code(&self) -> i32 {
+        if self.attached {
+            return 0;
+        }
+        match self.outcome {
+            Outcome::Exited(st) if libc::WIFEXITED(st) => libc::WEXITSTATUS(st),
+            Outcome::Exited(st) if libc::WIFSIGNALED(st) => 128 + libc::WTERMSIG(st),
+            Outcome::Exited(_) => 1,
+            Outcome::Detached => 0,
+        }
+    }
+
+    /// The one-line summary printed at exit.
+    pub fn summary_line(&self) -> String {
+        let (bytes, gaps, chunks) = self
+            .summary
+            .as_ref()
+            .map(|s| (s.bytes, s.lost_chunks, s.chunks))
+            .unwrap_or_default();
+        format!(
+            "capture: {} events ({} syscalls), {} stops, {} chunks, {} bytes written, {} gaps, {:.2} s",
+            self.stats.events,
+            self.stats.syscalls,
+            self.stats.stops,
+            chunks,
+            bytes,
+            gaps,
+            self.duration.as_secs_f64()
+        )
+    }
+}
+
+/// Checks that the trace can be created next to `output` before the
+/// workload starts (the writer itself is created later, on its thread).
+fn check_writable(output: &Path) -> Result<()> {
+    let dir = match output.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    let name = output
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let probe = dir.join(format!(".{name}.probe-{}", std::process::id()));
+    let err = |source| CaptureError::OutputNotWritable {
+        path: output.to_path_buf(),
+        source,
+    };
+    if output.is_dir() {
+        return Err(err(std::io::Error::from_raw_os_error(libc::EISDIR)));
+    }
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+        .map_err(err)?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
+}
+
+fn writer_options(c: &Config) -> WriterOptions {
+    let mut o = WriterOptions {
+        rotate_bytes: c.rotate_bytes,
+        rotate_secs: c.rotate_secs,
+        ..WriterOptions::default()
+    };
+    if let Some(b) = c.chunk_bytes {
+        o.chunk_bytes = b;
+    }
+    o
+}
+
+/// Channel capacity between tracer and writer, in events.
+const CHANNEL_EVENTS: usize = 16 * 1024;
+
+/// Runs a capture to the end. Call from the main thread, before any other
+/// thread was started (signal masks are set up here).
+pub fn run(config: &Config) -> Result<Report> {
+    let started = Instant::now();
+    // Phase 1: everything that can fail before the workload runs.
+    let orig_mask = signals::block();
+    let exe = match &config.target {
+        Target::Launch(argv) => Some(launch::resolve_command(
+            argv.first().map(|a| a.as_os_str()).unwrap_or_default(),
+        )?),
+        Target::Attach(_) => None,
+    };
+    if let Target::Attach(pid) = config.target
+        && std::fs::metadata(format!("/proc/{pid}")).is_err()
+    {
+        return Err(CaptureError::NoSuchProcess { pid });
+    }
+    check_writable(&config.output)?;
+    let mut wopts = writer_options(config);
+    if wopts.chunk_bytes < 1024 {
+        wopts.chunk_bytes = 1024;
+    }
+
+    // Phase 2: the machinery.
+    let ecs = meta::spawn_ecs_fetch();
+    let base_meta = meta::collect(config.command_line.clone(), config.snaplen);
+    let meta_fn = Box::new(move || {
+        let mut m = base_meta;
+        if let Some(rx) = ecs {
+            m.ecs = rx
+                .recv_timeout(meta::ECS_TIMEOUT + Duration::from_millis(200))
+                .ok()
+                .flatten();
+        }
+        m
+    });
+    let anchor = ClockAnchor::now();
+    let sink = Sink::spawn(
+        config.output.clone(),
+        wopts,
+        meta_fn,
+        anchor,
+        CHANNEL_EVENTS,
+    )?;
+    let attach_mode = matches!(config.target, Target::Attach(_));
+    signals::install(attach_mode);
+    signals::unblock();
+
+    let mut state = State::new(anchor);
+    let now = clock::mono_ns();
+    let start_marker = Event {
+        ts: now,
+        tid: 0,
+        pid: 0,
+        body: EventBody::Marker(Marker {
+            kind: MarkerKind::CaptureStart,
+            count: 0,
+            message: config.command_line.join(" "),
+        }),
+    };
+
+    let (mut tracer, launched) = match (&config.target, exe) {
+        (Target::Launch(argv), Some(exe)) => {
+            let l = match launch::launch(&exe, argv, &orig_mask) {
+                Ok(l) => l,
+                Err(e) => {
+                    let _ = sink.finish();
+                    return Err(e);
+                }
+            };
+            let pid = l.pid;
+            let seedp: Process = attach::seed(pid);
+            // Seed first: the first chunk's snapshot is taken at the first
+            // event.
+            let _ = sink.send(Msg::Seed(Box::new(seedp.clone())));
+            let _ = sink.send(Msg::Event(start_marker.clone()));
+            state.seed(seedp);
+            for (sig, n) in signals::set_target(pid) {
+                for _ in 0..n {
+                    // SAFETY: kill(2) on our child.
+                    unsafe { libc::kill(pid, sig) };
+                }
+            }
+            let t = Tracer::new(
+                Mode::Launch,
+                pid,
+                &[pid],
+                state,
+                sink,
+                config.snaplen as usize,
+            );
+            if let Err(e) = l.go() {
+                let (sink, _, _) = t.into_sink();
+                let _ = sink.finish();
+                return Err(e);
+            }
+            (t, Some(l))
+        }
+        (Target::Attach(pid), _) => {
+            let pid = *pid;
+            let tids = match attach::attach(pid) {
+                Ok(t) => t,
+                Err(e) => {
+                    let _ = sink.finish();
+                    return Err(e);
+                }
+            };
+            let seedp = attach::seed(pid);
+            let _ = sink.send(Msg::Seed(Box::new(seedp.clone())));
+            let _ = sink.send(Msg::Event(start_marker.clone()));
+            state.seed(seedp);
+            signals::set_target(pid);
+            let mut t = Tracer::new(
+                Mode::Attach,
+                pid,
+                &tids,
+                state,
+                sink,
+                config.snaplen as usize,
+            );
+            t.marker(
+                MarkerKind::Attach,
+                tids.len() as u64,
+                format!("attached to pid {pid} ({} threads)", tids.len()),
+            );
+            (t, None)
+        }
+        (Target::Launch(_), None) => return Err(CaptureError::NoSuchProcess { pid: 0 }),
+    };
+
+    let outcome = tracer.run();
+    tracer.marker(MarkerKind::CaptureStop, 0, String::new());
+    let (sink, stats, writer_error) = tracer.into_sink();
+    let outcome = match outcome {
+        Ok(o) => o,
+        Err(e) => {
+            let _ = sink.finish();
+            return Err(e);
+        }
+    };
+    // The workload's exec failed: report it as capture's error (exit 127).
+    if let (Some(l), Outcome::Exited(st)) = (&launched, outcome)
+        && libc::WIFEXITED(st)
+        && libc::WEXITSTATUS(st) == 127
+        && let Some(err) = l.exec_error()
+    {
+        let _ = sink.finish();
+        let cmd = match &config.target {
+            Target::Launch(a) => a
+                .first()
+                .map(|a| a.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            Target::Attach(_) => String::new(),
+        };
+        return Err(if err.kind() == std::io::ErrorKind::NotFound {
+            CaptureError::CommandNotFound { cmd }
+        } else {
+            CaptureError::CommandNotExecutable { cmd, source: err }
+        });
+    }
+    // After a writer failure in launch mode the tracer detached: wait for
+    // the workload so its exit status still becomes ours.
+    let outcome = match (outcome, &launched) {
+        (Outcome::Detached, Some(l)) => Outcome::Exited(ptrace::wait_tid(l.pid)?),
+        (o, _) => o,
+    };
+    let (summary, writer_error) = match sink.finish() {
+        Ok(s) => (Some(s), writer_error),
+        Err(e) => (None, writer_error.or(Some(e))),
+    };
+    Ok(Report {
+        outcome,
+        stats,
+        summary,
+        duration: started.elapsed(),
+        writer_error,
+        attached: attach_mode,
+    })
+}

@@ -1,0 +1,155 @@
+//! Reading tracee memory.
+//!
+//! `process_vm_readv` first (one syscall, no stop needed); when it refuses
+//! (`EPERM` across a credential change, `EFAULT` on a range that straddles an
+//! unmapped page) the readable prefix is retried page by page and then
+//! through `/proc/TID/mem`. Nothing here panics: memory that cannot be read
+//! is reported as `None` and becomes `Value::Fault(addr)` in the trace.
+
+use std::fs::File;
+use std::io::IoSliceMut;
+use std::os::unix::fs::FileExt;
+
+use nix::sys::uio::{RemoteIoVec, process_vm_readv};
+use nix::unistd::Pid;
+
+const PAGE: u64 = 4096;
+
+/// Reads up to `len` bytes at `addr`; returns what could be read (possibly
+/// fewer bytes), or `None` when nothing could.
+pub fn read(tid: i32, addr: u64, len: usize) -> Option<Vec<u8>> {
+    if len == 0 {
+        return Some(Vec::new());
+    }
+    if addr == 0 {
+        return None;
+    }
+    let mut buf = vec![0u8; len];
+    let n = read_into(tid, addr, &mut buf);
+    if n == 0 {
+        return None;
+    }
+    buf.truncate(n);
+    Some(buf)
+}
+
+/// Reads exactly `len` bytes, or `None`.
+pub fn read_exact(tid: i32, addr: u64, len: usize) -> Option<Vec<u8>> {
+    read(tid, addr, len).filter(|b| b.len() == len)
+}
+
+/// Reads a native-endian `u64` at `addr`.
+pub fn read_u64(tid: i32, addr: u64) -> Option<u64> {
+    let b = read_exact(tid, addr, 8)?;
+    let mut a = [0u8; 8];
+    a.copy_from_slice(&b);
+    Some(u64::from_ne_bytes(a))
+}
+
+/// Reads a native-endian `u32` at `addr`.
+pub fn read_u32(tid: i32, addr: u64) -> Option<u32> {
+    let b = read_exact(tid, addr, 4)?;
+    let mut a = [0u8; 4];
+    a.copy_from_slice(&b);
+    Some(u32::from_ne_bytes(a))
+}
+
+/// Reads a NUL-terminated string of at most `max` bytes: (bytes without
+/// the NUL, truncated?). Reads page by page so it never asks for memory
+/// past the page holding the terminator.
+pub fn read_cstr(tid: i32, addr: u64, max: usize) -> Option<(Vec<u8>, bool)> {
+    if addr == 0 {
+        return None;
+    }
+    let mut out = Vec::new();
+    let mut at = addr;
+    while out.len() < max {
+        let to_page_end = (PAGE - (at % PAGE)) as usize;
+        let want = to_page_end.min(max - out.len());
+        let mut buf = vec![0u8; want];
+        let n = read_into(tid, at, &mut buf);
+        if n == 0 {
+            return if out.is_empty() {
+                None
+            } else {
+                Some((out, true))
+            };
+        }
+        if let Some(nul) = buf[..n].iter().position(|&b| b == 0) {
+            out.extend_from_slice(&buf[..nul]);
+            return Some((out, false));
+        }
+        out.extend_from_slice(&buf[..n]);
+        if n < want {
+            return Some((out, true));
+        }
+        at = at.wrapping_add(n as u64);
+    }
+    Some((out, true))
+}
+
+/// Fills `buf` from `addr`; returns how many leading bytes were read.
+fn read_into(tid: i32, addr: u64, buf: &mut [u8]) -> usize {
+    let len = buf.len();
+    let n = vm_readv(tid, addr, buf);
+    if n == len {
+        return n;
+    }
+    // Partial or refused: go page by page from where it stopped.
+    let mut done = n;
+    while done < len {
+        let at = addr.wrapping_add(done as u64);
+        let chunk = ((PAGE - (at % PAGE)) as usize).min(len - done);
+        let got = vm_readv(tid, at, &mut buf[done..done + chunk]);
+        if got == 0 {
+            let got = proc_mem(tid, at, &mut buf[done..done + chunk]);
+            if got == 0 {
+                break;
+            }
+            done += got;
+            if got < chunk {
+                break;
+            }
+            continue;
+        }
+        done += got;
+        if got < chunk {
+            break;
+        }
+    }
+    done
+}
+
+fn vm_readv(tid: i32, addr: u64, buf: &mut [u8]) -> usize {
+    let len = buf.len();
+    let remote = [RemoteIoVec {
+        base: addr as usize,
+        len,
+    }];
+    let mut local = [IoSliceMut::new(buf)];
+    process_vm_readv(Pid::from_raw(tid), &mut local, &remote).unwrap_or(0)
+}
+
+fn proc_mem(tid: i32, addr: u64, buf: &mut [u8]) -> usize {
+    let Ok(f) = File::open(format!("/proc/{tid}/mem")) else {
+        return 0;
+    };
+    f.read_at(buf, addr).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_own_memory() {
+        let me = std::process::id() as i32;
+        let s = b"hello\0world".to_vec();
+        let addr = s.as_ptr() as u64;
+        assert_eq!(read_cstr(me, addr, 100), Some((b"hello".to_vec(), false)));
+        assert_eq!(read_cstr(me, addr, 3), Some((b"hel".to_vec(), true)));
+        assert_eq!(read(me, addr, 3), Some(b"hel".to_vec()));
+        assert_eq!(read(me, 0, 3), None);
+        assert_eq!(read(me, 8, 3), None);
+    }
+}

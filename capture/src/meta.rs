@@ -1,0 +1,304 @@
+//! Trace metadata gathered at start: host, kernel, container, users and
+//! groups, and ECS task metadata.
+//!
+//! The ECS task metadata endpoint (`$ECS_CONTAINER_METADATA_URI_V4`) is
+//! fetched on a background thread with a plain HTTP/1.1 GET and a ~1 s
+//! deadline, so it never delays the workload: the writer thread waits for
+//! it (at most the deadline) before creating the trace.
+
+use std::io::{Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::sync::mpsc::{Receiver, channel};
+use std::time::{Duration, Instant};
+
+use trace_format::model::{Ecs, TraceMeta};
+
+use crate::procfs;
+
+/// Deadline of the whole ECS metadata fetch.
+pub const ECS_TIMEOUT: Duration = Duration::from_millis(1000);
+
+/// Everything but the ECS metadata.
+pub fn collect(command_line: Vec<String>, snaplen: u32) -> TraceMeta {
+    let (release, version, machine) = uname();
+    TraceMeta {
+        trace_id: [0; 16],
+        hostname: nix::unistd::gethostname()
+            .map(|h| h.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        kernel_release: release,
+        kernel_version: version,
+        arch: if machine.is_empty() {
+            crate::arch::NAME.to_string()
+        } else {
+            machine
+        },
+        boot_id: std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default(),
+        tool_version: format!("capture {}", env!("CARGO_PKG_VERSION")),
+        command_line,
+        container_id: procfs::parse_container_id(
+            &std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default(),
+        ),
+        ecs: None,
+        users: procfs::parse_passwd(&std::fs::read("/etc/passwd").unwrap_or_default()),
+        groups: procfs::parse_group(&std::fs::read("/etc/group").unwrap_or_default()),
+        start_wall_ns: crate::clock::wall_ns(),
+        snaplen,
+        syscall_set: "all".into(),
+        syscall_arch: crate::arch::NAME.into(),
+    }
+}
+
+fn uname() -> (String, String, String) {
+    // SAFETY: uname fills a plain struct; the fields are NUL-terminated.
+    unsafe {
+        let mut u: libc::utsname = std::mem::zeroed();
+        if libc::uname(&mut u) != 0 {
+            return Default::default();
+        }
+        let s = |f: &[libc::c_char]| {
+            let b: Vec<u8> = f
+                .iter()
+                .take_while(|&&c| c != 0)
+                .map(|&c| c as u8)
+                .collect();
+            String::from_utf8_lossy(&b).into_owned()
+        };
+        (s(&u.release), s(&u.version), s(&u.machine))
+    }
+}
+
+/// Starts fetching ECS metadata if `$ECS_CONTAINER_METADATA_URI_V4` is set.
+pub fn spawn_ecs_fetch() -> Option<Receiver<Option<Ecs>>> {
+    let uri = std::env::var("ECS_CONTAINER_METADATA_URI_V4").ok()?;
+    let (tx, rx) = channel();
+    std::thread::Builder::new()
+        .name("ecs-metadata".into())
+        .spawn(move || {
+            crate::signals::block();
+            let _ = tx.send(fetch_ecs(&uri, ECS_TIMEOUT));
+        })
+        .ok()?;
+    Some(rx)
+}
+
+/// Fetches `${uri}/task` and `${uri}` and merges them.
+pub fn fetch_ecs(uri: &str, timeout: Duration) -> Option<Ecs> {
+    let deadline = Instant::now() + timeout;
+    let uri = uri.trim_end_matches('/');
+    let task = http_get(&format!("{uri}/task"), deadline).ok();
+    let container = http_get(uri, deadline).ok();
+    if task.is_none() && container.is_none() {
+        return None;
+    }
+    Some(parse_ecs(task.as_deref(), container.as_deref()))
+}
+
+/// Builds [`Ecs`] from the task and container metadata documents.
+pub fn parse_ecs(task: Option<&str>, container: Option<&str>) -> Ecs {
+    let parse = |t: Option<&str>| {
+        t.and_then(|t| serde_json::from_str::<serde_json::Value>(t).ok())
+            .unwrap_or(serde_json::Value::Null)
+    };
+    let (t, c) = (parse(task), parse(container));
+    let s = |v: &serde_json::Value, k: &str| {
+        v.get(k).and_then(|x| x.as_str()).unwrap_or("").to_string()
+    };
+    let label = |k: &str| {
+        c.get("Labels")
+            .and_then(|l| l.get(k))
+            .and_then(|x| x.as_str())
+            .unwrap_or("")
+            .to_string()
+    };
+    let or = |a: String, b: String| if a.is_empty() { b } else { a };
+    Ecs {
+        task_arn: or(s(&t, "TaskARN"), label("com.amazonaws.ecs.task-arn")),
+        cluster: or(s(&t, "Cluster"), label("com.amazonaws.ecs.cluster")),
+        container_name: or(s(&c, "Name"), label("com.amazonaws.ecs.container-name")),
+        image: s(&c, "Image"),
+        image_digest: s(&c, "ImageID"),
+        availability_zone: s(&t, "AvailabilityZone"),
+        launch_type: or(s(&t, "LaunchType"), s(&c, "LaunchType")),
+    }
+}
+
+/// Errors of the tiny HTTP client.
+#[derive(Debug, thiserror::Error)]
+pub enum HttpError {
+    #[error("unsupported url `{0}` (only http://host[:port]/path)")]
+    Url(String),
+    #[error("http i/o: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("http status {0}")]
+    Status(u16),
+    #[error("malformed http response")]
+    Malformed,
+    #[error("deadline exceeded")]
+    Timeout,
+}
+
+/// A plain HTTP/1.1 GET (no TLS, no redirects); returns the body.
+pub fn http_get(url: &str, deadline: Instant) -> Result<String, HttpError> {
+    let rest = url
+        .strip_prefix("http://")
+        .ok_or_else(|| HttpError::Url(url.into()))?;
+    let (hostport, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    let addr_str = if hostport.contains(':') {
+        hostport.to_string()
+    } else {
+        format!("{hostport}:80")
+    };
+    let left = || {
+        deadline
+            .checked_duration_since(Instant::now())
+            .filter(|d| !d.is_zero())
+    };
+    let addr = addr_str
+        .to_socket_addrs()?
+        .next()
+        .ok_or_else(|| HttpError::Url(url.into()))?;
+    let mut s = TcpStream::connect_timeout(&addr, left().ok_or(HttpError::Timeout)?)?;
+    s.set_write_timeout(left())?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {hostport}\r\nAccept: application/json\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 8192];
+    loop {
+        s.set_read_timeout(Some(left().ok_or(HttpError::Timeout)?))?;
+        match s.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e.into()),
+        }
+        if buf.len() > 4 << 20 {
+            return Err(HttpError::Malformed);
+        }
+    }
+    parse_response(&buf)
+}
+
+fn parse_response(buf: &[u8]) -> Result<String, HttpError> {
+    let split = buf
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or(HttpError::Malformed)?;
+    let head = String::from_utf8_lossy(&buf[..split]);
+    let body = &buf[split + 4..];
+    let mut lines = head.lines();
+    let status: u16 = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|c| c.parse().ok())
+        .ok_or(HttpError::Malformed)?;
+    if status != 200 {
+        return Err(HttpError::Status(status));
+    }
+    let chunked = lines.any(|l| {
+        let l = l.to_ascii_lowercase();
+        l.starts_with("transfer-encoding:") && l.contains("chunked")
+    });
+    let body = if chunked {
+        dechunk(body).ok_or(HttpError::Malformed)?
+    } else {
+        body.to_vec()
+    };
+    Ok(String::from_utf8_lossy(&body).into_owned())
+}
+
+fn dechunk(mut b: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    loop {
+        let eol = b.windows(2).position(|w| w == b"\r\n")?;
+        let size_str = std::str::from_utf8(&b[..eol]).ok()?;
+        let size = usize::from_str_radix(size_str.split(';').next()?.trim(), 16).ok()?;
+        b = &b[eol + 2..];
+        if size == 0 {
+            return Some(out);
+        }
+        out.extend_from_slice(b.get(..size)?);
+        b = b.get(size + 2..)?;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+
+    #[test]
+    fn responses() {
+        assert_eq!(
+            parse_response(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}").ok(),
+            Some("{}".into())
+        );
+        assert_eq!(
+            parse_response(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n").ok(),
+            Some("abcde".into())
+        );
+        assert!(matches!(
+            parse_response(b"HTTP/1.1 404 NF\r\n\r\n"),
+            Err(HttpError::Status(404))
+        ));
+        assert!(parse_response(b"garbage").is_err());
+    }
+
+    /// A tiny local HTTP server answering the two ECS endpoints.
+    #[test]
+    fn fetches_ecs_metadata_from_a_local_server() {
+        let l = match TcpListener::bind("127.0.0.1:0") {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("skipping: cannot bind: {e}");
+                return;
+            }
+        };
+        let port = l.local_addr().map(|a| a.port()).unwrap_or(0);
+        let server = std::thread::spawn(move || {
+            for _ in 0..2 {
+                let Ok((mut s, _)) = l.accept() else { return };
+                let mut req = [0u8; 1024];
+                let n = s.read(&mut req).unwrap_or(0);
+                let req = String::from_utf8_lossy(&req[..n]).into_owned();
+                let body = if req.starts_with("GET /v4/abc/task ") {
+                    r#"{"Cluster":"arn:aws:ecs:eu-west-1:1:cluster/prod","TaskARN":"arn:aws:ecs:eu-west-1:1:task/prod/t1","AvailabilityZone":"eu-west-1a","LaunchType":"FARGATE"}"#
+                } else {
+                    r#"{"Name":"web","Image":"nginx:1.27","ImageID":"sha256:beef","Labels":{}}"#
+                };
+                let _ = write!(
+                    s,
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        let ecs = fetch_ecs(
+            &format!("http://127.0.0.1:{port}/v4/abc"),
+            Duration::from_secs(5),
+        );
+        let _ = server.join();
+        let ecs = ecs.unwrap_or_default();
+        assert_eq!(ecs.cluster, "arn:aws:ecs:eu-west-1:1:cluster/prod");
+        assert_eq!(ecs.task_arn, "arn:aws:ecs:eu-west-1:1:task/prod/t1");
+        assert_eq!(ecs.container_name, "web");
+        assert_eq!(ecs.image, "nginx:1.27");
+        assert_eq!(ecs.image_digest, "sha256:beef");
+        assert_eq!(ecs.launch_type, "FARGATE");
+    }
+
+    #[test]
+    fn unreachable_endpoint_times_out_quickly() {
+        let t = Instant::now();
+        // Port 9 on localhost: refused immediately, or nothing listening.
+        assert!(fetch_ecs("http://127.0.0.1:9/v4", Duration::from_millis(300)).is_none());
+        assert!(t.elapsed() < Duration::from_secs(2));
+    }
+}

@@ -1,0 +1,191 @@
+//! Command-line options, parsed in two phases: clap turns the command line
+//! into [`Args`]; [`Args::validate`] turns that into a [`Config`] or an
+//! error naming the bad input, before anything is started.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+
+/// `capture`: record every syscall of a workload into a trace file.
+#[derive(Debug, Parser)]
+#[command(
+    name = "capture",
+    version,
+    about = "Record every syscall of a workload and its descendants with ptrace",
+    after_help = "Exit status: the workload's (128+N if it died of signal N); 127 if CMD cannot be run; 125 if capture itself failed."
+)]
+pub struct Args {
+    /// Trace file to write (with rotation: segments and a manifest next to it).
+    #[arg(short, long, default_value = "trace.zst")]
+    pub output: PathBuf,
+
+    /// Attach to this running process instead of launching CMD.
+    #[arg(long, conflicts_with = "cmd")]
+    pub pid: Option<i32>,
+
+    /// Bytes of I/O buffers kept per read/write/send/recv.
+    #[arg(long, default_value_t = 80)]
+    pub snaplen: u32,
+
+    /// Start a new segment when the current one reaches this size (e.g. 100M).
+    #[arg(long, value_name = "SIZE")]
+    pub rotate_size: Option<String>,
+
+    /// Start a new segment after this many seconds.
+    #[arg(long, value_name = "SECS")]
+    pub rotate_secs: Option<u64>,
+
+    /// Uncompressed chunk size (e.g. 4M).
+    #[arg(long, value_name = "SIZE")]
+    pub chunk_size: Option<String>,
+
+    /// No summary line at exit.
+    #[arg(short, long)]
+    pub quiet: bool,
+
+    /// More detail on stderr.
+    #[arg(short, long)]
+    pub verbose: bool,
+
+    /// The command to launch and record.
+    #[arg(last = true, value_name = "CMD")]
+    pub cmd: Vec<OsString>,
+}
+
+/// What to record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Target {
+    Launch(Vec<OsString>),
+    Attach(i32),
+}
+
+/// Validated configuration.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub target: Target,
+    pub output: PathBuf,
+    pub snaplen: u32,
+    pub rotate_bytes: Option<u64>,
+    pub rotate_secs: Option<Duration>,
+    pub chunk_bytes: Option<usize>,
+    pub quiet: bool,
+    pub verbose: bool,
+    /// capture's own command line, for the trace metadata.
+    pub command_line: Vec<String>,
+}
+
+/// Invalid command-line input.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum OptionError {
+    #[error("nothing to record: give `-- CMD [ARGS...]` or `--pid PID`")]
+    NoTarget,
+    #[error("invalid size `{0}` (expected e.g. 4096, 64K, 100M, 2G)")]
+    Size(String),
+    #[error("`--{0}` must be positive")]
+    Zero(&'static str),
+    #[error("invalid pid `{0}`")]
+    Pid(i32),
+}
+
+/// Parses `123`, `64K`, `100M`, `2G` (binary multiples, optional `B`/`iB`).
+pub fn parse_size(s: &str) -> Result<u64, OptionError> {
+    let t = s.trim();
+    let t = t
+        .strip_suffix("iB")
+        .or_else(|| t.strip_suffix('B'))
+        .unwrap_or(t);
+    let (num, mult) = match t.chars().last() {
+        Some('k' | 'K') => (&t[..t.len() - 1], 1u64 << 10),
+        Some('m' | 'M') => (&t[..t.len() - 1], 1 << 20),
+        Some('g' | 'G') => (&t[..t.len() - 1], 1 << 30),
+        _ => (t, 1),
+    };
+    num.trim()
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(mult))
+        .ok_or_else(|| OptionError::Size(s.to_string()))
+}
+
+impl Args {
+    /// Checks the input and builds the [`Config`].
+    pub fn validate(self) -> Result<Config, OptionError> {
+        let target = match (self.pid, self.cmd.is_empty()) {
+            (Some(p), _) if p <= 0 => return Err(OptionError::Pid(p)),
+            (Some(p), _) => Target::Attach(p),
+            (None, false) => Target::Launch(self.cmd),
+            (None, true) => return Err(OptionError::NoTarget),
+        };
+        let rotate_bytes = self.rotate_size.as_deref().map(parse_size).transpose()?;
+        if rotate_bytes == Some(0) {
+            return Err(OptionError::Zero("rotate-size"));
+        }
+        if self.rotate_secs == Some(0) {
+            return Err(OptionError::Zero("rotate-secs"));
+        }
+        let chunk_bytes = self
+            .chunk_size
+            .as_deref()
+            .map(parse_size)
+            .transpose()?
+            .map(|b| usize::try_from(b).unwrap_or(usize::MAX));
+        if chunk_bytes == Some(0) {
+            return Err(OptionError::Zero("chunk-size"));
+        }
+        Ok(Config {
+            target,
+            output: self.output,
+            snaplen: self.snaplen,
+            rotate_bytes,
+            rotate_secs: self.rotate_secs.map(Duration::from_secs),
+            chunk_bytes,
+            quiet: self.quiet,
+            verbose: self.verbose,
+            command_line: std::env::args_os()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Config, String> {
+        Args::try_parse_from(args)
+            .map_err(|e| e.to_string())?
+            .validate()
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert_eq!(parse_size("64K"), Ok(65536));
+        assert_eq!(parse_size("100M"), Ok(100 << 20));
+        assert_eq!(parse_size("2GiB"), Ok(2 << 30));
+        assert!(parse_size("lots").is_err());
+        assert!(parse_size("").is_err());
+    }
+
+    #[test]
+    fn targets() {
+        let c = parse(&["capture", "-o", "x.zst", "--", "sh", "-c", "exit 7"])
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            c.target,
+            Target::Launch(vec!["sh".into(), "-c".into(), "exit 7".into()])
+        );
+        assert_eq!(c.snaplen, 80);
+        let c = parse(&["capture", "--pid", "42"]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.target, Target::Attach(42));
+        assert!(parse(&["capture"]).is_err());
+        assert!(parse(&["capture", "--pid", "0"]).is_err());
+        assert!(parse(&["capture", "--pid", "1", "--", "ls"]).is_err());
+        assert!(parse(&["capture", "--rotate-size", "0", "--", "ls"]).is_err());
+        assert!(parse(&["capture", "--chunk-size", "x", "--", "ls"]).is_err());
+    }
+}

@@ -1,0 +1,316 @@
+//! A thin typed layer over ptrace(2) and wait(2).
+//!
+//! [`Stop`] mirrors the kinds of stops ptrace(2) describes, decoded from a
+//! wait status in one place ([`Stop::from_status`]); every request maps
+//! `ESRCH` to [`CaptureError::TraceeDied`].
+//!
+//! All tracees are attached with `PTRACE_SEIZE` (launched ones too), so
+//! group-stops are reported as `PTRACE_EVENT_STOP` and can be handled with
+//! `PTRACE_LISTEN` instead of being swallowed.
+
+use nix::errno::Errno;
+use nix::sys::ptrace;
+use nix::unistd::Pid;
+
+use crate::arch::AuditArch;
+use crate::error::{CaptureError, Result};
+
+/// `PTRACE_EVENT_*` values (status >> 16).
+pub mod event {
+    pub const FORK: i32 = 1;
+    pub const VFORK: i32 = 2;
+    pub const CLONE: i32 = 3;
+    pub const EXEC: i32 = 4;
+    pub const VFORK_DONE: i32 = 5;
+    pub const EXIT: i32 = 6;
+    pub const SECCOMP: i32 = 7;
+    pub const STOP: i32 = 128;
+}
+
+/// What a wait status says about a tracee.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stop {
+    /// The thread exited with this code (`WIFEXITED`).
+    Exited { code: i32 },
+    /// The thread was killed by a signal (`WIFSIGNALED`).
+    Killed { signal: i32, core: bool },
+    /// A syscall-stop (`SIGTRAP | 0x80`, needs `PTRACE_O_TRACESYSGOOD`):
+    /// entry or exit, `PTRACE_GET_SYSCALL_INFO` tells.
+    Syscall,
+    /// A `PTRACE_EVENT_*` stop other than `PTRACE_EVENT_STOP`.
+    Event { event: i32 },
+    /// A group-stop (SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU) in SEIZE mode.
+    GroupStop { signal: i32 },
+    /// `PTRACE_EVENT_STOP` with SIGTRAP: a `PTRACE_INTERRUPT`, the first stop
+    /// of a new auto-attached child, or the wake-up of a listening tracee.
+    Interrupt { signal: i32 },
+    /// Signal-delivery-stop: the signal is about to be delivered.
+    Signal { signal: i32 },
+    /// The thread continued (`WIFCONTINUED`; not requested, kept total).
+    Continued,
+}
+
+impl Stop {
+    /// Decodes a raw wait(2) status.
+    pub fn from_status(status: i32) -> Stop {
+        if libc::WIFEXITED(status) {
+            return Stop::Exited {
+                code: libc::WEXITSTATUS(status),
+            };
+        }
+        if libc::WIFSIGNALED(status) {
+            return Stop::Killed {
+                signal: libc::WTERMSIG(status),
+                core: libc::WCOREDUMP(status),
+            };
+        }
+        if libc::WIFSTOPPED(status) {
+            let signal = libc::WSTOPSIG(status);
+            let ev = (status >> 16) & 0xffff;
+            return match ev {
+                0 if signal == (libc::SIGTRAP | 0x80) => Stop::Syscall,
+                0 => Stop::Signal { signal },
+                event::STOP => match signal {
+                    libc::SIGSTOP | libc::SIGTSTP | libc::SIGTTIN | libc::SIGTTOU => {
+                        Stop::GroupStop { signal }
+                    }
+                    _ => Stop::Interrupt { signal },
+                },
+                event => Stop::Event { event },
+            };
+        }
+        Stop::Continued
+    }
+
+    /// True when the thread no longer exists.
+    pub fn is_death(&self) -> bool {
+        matches!(self, Stop::Exited { .. } | Stop::Killed { .. })
+    }
+}
+
+/// Waits for any traced or child thread (`__WALL`). `Ok(None)` when
+/// interrupted by a signal (EINTR) or, with `nohang`, nothing is ready.
+pub fn wait_any(nohang: bool) -> Result<Option<(i32, i32)>, Errno> {
+    let mut status = 0;
+    let flags = libc::__WALL | if nohang { libc::WNOHANG } else { 0 };
+    // SAFETY: plain syscall with a valid out pointer.
+    let r = unsafe { libc::waitpid(-1, &mut status, flags) };
+    match r {
+        -1 => match Errno::last() {
+            Errno::EINTR => Ok(None),
+            e => Err(e),
+        },
+        0 => Ok(None),
+        tid => Ok(Some((tid, status))),
+    }
+}
+
+/// Waits for one thread (`__WALL`), retrying on EINTR.
+pub fn wait_tid(tid: i32) -> Result<i32> {
+    loop {
+        let mut status = 0;
+        // SAFETY: plain syscall with a valid out pointer.
+        let r = unsafe { libc::waitpid(tid, &mut status, libc::__WALL) };
+        if r == tid {
+            return Ok(status);
+        }
+        match Errno::last() {
+            Errno::EINTR => continue,
+            e => return Err(CaptureError::ptrace("waitpid", tid, e)),
+        }
+    }
+}
+
+/// The options every tracee gets; `exit_kill` only for launched workloads.
+pub fn options(exit_kill: bool) -> ptrace::Options {
+    use ptrace::Options as O;
+    let mut o = O::PTRACE_O_TRACESYSGOOD
+        | O::PTRACE_O_TRACEFORK
+        | O::PTRACE_O_TRACEVFORK
+        | O::PTRACE_O_TRACECLONE
+        | O::PTRACE_O_TRACEEXEC
+        | O::PTRACE_O_TRACEEXIT
+        // Without it a workload's own SECCOMP_RET_TRACE filter would make
+        // syscalls fail with ENOSYS; the seccomp issue builds on it.
+        | O::PTRACE_O_TRACESECCOMP;
+    if exit_kill {
+        o |= O::PTRACE_O_EXITKILL;
+    }
+    o
+}
+
+fn pid(tid: i32) -> Pid {
+    Pid::from_raw(tid)
+}
+
+/// `PTRACE_SEIZE`.
+pub fn seize(tid: i32, opts: ptrace::Options) -> Result<()> {
+    ptrace::seize(pid(tid), opts).map_err(|e| CaptureError::ptrace("PTRACE_SEIZE", tid, e))
+}
+
+/// `PTRACE_INTERRUPT`.
+pub fn interrupt(tid: i32) -> Result<()> {
+    ptrace::interrupt(pid(tid)).map_err(|e| CaptureError::ptrace("PTRACE_INTERRUPT", tid, e))
+}
+
+/// `PTRACE_SYSCALL`, delivering `signal` (0 for none).
+pub fn resume_syscall(tid: i32, signal: i32) -> Result<()> {
+    // SAFETY: PTRACE_SYSCALL takes no pointers; data is the signal number.
+    let r = unsafe {
+        libc::ptrace(
+            libc::PTRACE_SYSCALL,
+            tid,
+            std::ptr::null_mut::<libc::c_void>(),
+            signal as libc::c_long,
+        )
+    };
+    check(r, "PTRACE_SYSCALL", tid)
+}
+
+/// `PTRACE_LISTEN`: leave a group-stopped tracee stopped, but let it
+/// report SIGCONT and new events.
+pub fn listen(tid: i32) -> Result<()> {
+    // SAFETY: PTRACE_LISTEN takes no pointers.
+    let r = unsafe {
+        libc::ptrace(
+            libc::PTRACE_LISTEN,
+            tid,
+            std::ptr::null_mut::<libc::c_void>(),
+            std::ptr::null_mut::<libc::c_void>(),
+        )
+    };
+    check(r, "PTRACE_LISTEN", tid)
+}
+
+/// `PTRACE_DETACH`, delivering `signal` (0 for none).
+pub fn detach(tid: i32, signal: i32) -> Result<()> {
+    // SAFETY: PTRACE_DETACH takes no pointers; data is the signal number.
+    let r = unsafe {
+        libc::ptrace(
+            libc::PTRACE_DETACH,
+            tid,
+            std::ptr::null_mut::<libc::c_void>(),
+            signal as libc::c_long,
+        )
+    };
+    check(r, "PTRACE_DETACH", tid)
+}
+
+/// `PTRACE_GETEVENTMSG`.
+pub fn event_msg(tid: i32) -> Result<u64> {
+    ptrace::getevent(pid(tid))
+        .map(|v| v as u64)
+        .map_err(|e| CaptureError::ptrace("PTRACE_GETEVENTMSG", tid, e))
+}
+
+/// `PTRACE_GETSIGINFO`: (si_code, sender pid, sender uid).
+pub fn siginfo(tid: i32) -> Result<(i32, i32, u32)> {
+    let si = ptrace::getsiginfo(pid(tid))
+        .map_err(|e| CaptureError::ptrace("PTRACE_GETSIGINFO", tid, e))?;
+    // SAFETY: si_pid/si_uid read the kill/queue union member; for other
+    // codes they read whatever the kernel put there, which is still
+    // initialised memory of the struct.
+    let (spid, suid) = unsafe { (si.si_pid(), si.si_uid()) };
+    Ok((si.si_code, spid, suid))
+}
+
+fn check(r: libc::c_long, op: &'static str, tid: i32) -> Result<()> {
+    if r == -1 {
+        Err(CaptureError::ptrace(op, tid, Errno::last()))
+    } else {
+        Ok(())
+    }
+}
+
+/// What `PTRACE_GET_SYSCALL_INFO` reports at a syscall-stop.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SyscallInfo {
+    Entry {
+        arch: AuditArch,
+        nr: u64,
+        args: [u64; 6],
+    },
+    Exit {
+        rval: i64,
+        is_error: bool,
+    },
+    Seccomp {
+        arch: AuditArch,
+        nr: u64,
+        args: [u64; 6],
+    },
+    None,
+}
+
+const PTRACE_SYSCALL_INFO_ENTRY: u8 = 1;
+const PTRACE_SYSCALL_INFO_EXIT: u8 = 2;
+const PTRACE_SYSCALL_INFO_SECCOMP: u8 = 3;
+
+/// `PTRACE_GET_SYSCALL_INFO`.
+pub fn syscall_info(tid: i32) -> Result<SyscallInfo> {
+    let info = ptrace::syscall_info(pid(tid))
+        .map_err(|e| CaptureError::ptrace("PTRACE_GET_SYSCALL_INFO", tid, e))?;
+    // SAFETY: `op` says which union member the kernel filled.
+    let v = unsafe {
+        match info.op {
+            PTRACE_SYSCALL_INFO_ENTRY => SyscallInfo::Entry {
+                arch: info.arch,
+                nr: info.u.entry.nr,
+                args: info.u.entry.args,
+            },
+            PTRACE_SYSCALL_INFO_EXIT => SyscallInfo::Exit {
+                rval: info.u.exit.sval,
+                is_error: info.u.exit.is_error != 0,
+            },
+            PTRACE_SYSCALL_INFO_SECCOMP => SyscallInfo::Seccomp {
+                arch: info.arch,
+                nr: info.u.seccomp.nr,
+                args: info.u.seccomp.args,
+            },
+            _ => SyscallInfo::None,
+        }
+    };
+    Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stopped(sig: i32, ev: i32) -> i32 {
+        (ev << 16) | (sig << 8) | 0x7f
+    }
+
+    #[test]
+    fn decodes_wait_statuses() {
+        assert_eq!(Stop::from_status(7 << 8), Stop::Exited { code: 7 });
+        assert_eq!(
+            Stop::from_status(libc::SIGKILL),
+            Stop::Killed {
+                signal: 9,
+                core: false
+            }
+        );
+        assert_eq!(
+            Stop::from_status(stopped(libc::SIGTRAP | 0x80, 0)),
+            Stop::Syscall
+        );
+        assert_eq!(
+            Stop::from_status(stopped(libc::SIGTERM, 0)),
+            Stop::Signal { signal: 15 }
+        );
+        assert_eq!(
+            Stop::from_status(stopped(libc::SIGTRAP, event::EXEC)),
+            Stop::Event { event: event::EXEC }
+        );
+        assert_eq!(
+            Stop::from_status(stopped(libc::SIGSTOP, event::STOP)),
+            Stop::GroupStop { signal: 19 }
+        );
+        assert_eq!(
+            Stop::from_status(stopped(libc::SIGTRAP, event::STOP)),
+            Stop::Interrupt { signal: 5 }
+        );
+        assert!(Stop::from_status(0).is_death());
+    }
+}

@@ -1,0 +1,125 @@
+//! The writer thread: owns the [`TraceWriter`] and the writer's copy of the
+//! [`State`].
+//!
+//! The tracer sends [`Msg`]s through a bounded channel. For each event the
+//! writer thread calls `push(&event, &state)` and then `state.apply(&event)`
+//! (**Invariant:** push before apply, so a chunk's snapshot is the state
+//! before its first event). A full channel blocks the tracer, and with it
+//! the workload: backpressure, never a silent drop.
+//!
+//! The [`TraceWriter`] is created on this thread, after the metadata is
+//! complete (ECS task metadata may take up to a second to fetch): the
+//! workload starts meanwhile, its first events wait in the channel.
+//! Writability of the output was checked before the workload started.
+
+use std::path::PathBuf;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use trace_format::model::{Event, Process, Snapshot, TraceMeta};
+use trace_format::writer::{SnapshotSource, TraceWriter, WriteSummary, WriterOptions};
+
+use crate::error::{CaptureError, Result};
+use crate::state::{ClockAnchor, State};
+
+/// What the tracer sends to the writer thread.
+pub enum Msg {
+    Event(Event),
+    /// A process read from `/proc` at attach time.
+    Seed(Box<Process>),
+}
+
+impl SnapshotSource for State {
+    fn snapshot(&self) -> Snapshot {
+        State::snapshot(self)
+    }
+}
+
+/// Handle to the writer thread.
+pub struct Sink {
+    tx: Option<SyncSender<Msg>>,
+    handle: Option<JoinHandle<Result<WriteSummary>>>,
+}
+
+/// How often the writer is ticked (closing chunks whose time is up).
+const TICK: Duration = Duration::from_millis(100);
+
+impl Sink {
+    /// Starts the writer thread. `meta` is called on that thread.
+    pub fn spawn(
+        path: PathBuf,
+        opts: WriterOptions,
+        meta: Box<dyn FnOnce() -> TraceMeta + Send>,
+        anchor: ClockAnchor,
+        capacity: usize,
+    ) -> Result<Sink> {
+        let (tx, rx) = sync_channel(capacity);
+        let handle = std::thread::Builder::new()
+            .name("capture-writer".into())
+            .spawn(move || run(path, opts, meta, anchor, rx))
+            .map_err(|source| CaptureError::Io {
+                what: "spawning the writer thread".into(),
+                source,
+            })?;
+        Ok(Sink {
+            tx: Some(tx),
+            handle: Some(handle),
+        })
+    }
+
+    /// Sends one message, blocking while the channel is full. Fails only
+    /// when the writer thread stopped (its error comes from [`Sink::finish`]).
+    pub fn send(&self, msg: Msg) -> Result<()> {
+        match &self.tx {
+            Some(tx) => tx
+                .send(msg)
+                .map_err(|_| CaptureError::Writer("the writer thread stopped".into())),
+            None => Err(CaptureError::Writer("the writer is closed".into())),
+        }
+    }
+
+    /// Closes the channel and waits for the trace to be finished.
+    pub fn finish(mut self) -> Result<WriteSummary> {
+        self.tx = None;
+        match self.handle.take().map(JoinHandle::join) {
+            Some(Ok(r)) => r,
+            Some(Err(_)) => Err(CaptureError::Writer("the writer thread panicked".into())),
+            None => Err(CaptureError::Writer("the writer is closed".into())),
+        }
+    }
+}
+
+fn werr(e: trace_format::error::WriteError) -> CaptureError {
+    CaptureError::Writer(e.to_string())
+}
+
+fn run(
+    path: PathBuf,
+    opts: WriterOptions,
+    meta: Box<dyn FnOnce() -> TraceMeta + Send>,
+    anchor: ClockAnchor,
+    rx: Receiver<Msg>,
+) -> Result<WriteSummary> {
+    crate::signals::block();
+    let meta = meta();
+    let mut w = TraceWriter::create(&path, opts, meta).map_err(werr)?;
+    let mut state = State::new(anchor);
+    let mut last_tick = Instant::now();
+    loop {
+        match rx.recv_timeout(TICK) {
+            Ok(Msg::Event(ev)) => {
+                w.push(&ev, &state).map_err(werr)?;
+                state.apply(&ev);
+            }
+            Ok(Msg::Seed(p)) => state.seed(*p),
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+        if last_tick.elapsed() >= TICK {
+            w.tick(&state).map_err(werr)?;
+            last_tick = Instant::now();
+        }
+    }
+    w.finish().map_err(werr)
+}

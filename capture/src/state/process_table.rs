@@ -1,0 +1,346 @@
+//! The process table: processes, their threads, and the fd tables and
+//! working directories they may share.
+//!
+//! Sharing follows clone(2): a thread (`CLONE_THREAD`) joins its process;
+//! a process created with `CLONE_FILES` shares its parent's fd table, with
+//! `CLONE_FS` its working directory. Shared tables live once, in `fd_tables`
+//! and `fs`, keyed by an id the processes hold; a table is dropped when the
+//! last process holding it exits. exec(2) unshares the fd table.
+//!
+//! **Invariant:** every tid in `tids` names a thread of a live process in
+//! `procs`, and every process's `fd_table`/`fs` id is present in the maps.
+
+use std::collections::{BTreeMap, HashMap};
+
+use trace_format::model::{Process, Thread};
+
+use super::fd_table::FdTable;
+
+/// A live process.
+#[derive(Clone, Debug)]
+pub struct Proc {
+    /// The process as the snapshot shows it; `fds`, `cwd` and `threads`
+    /// are filled from the tables below when a snapshot is taken.
+    pub info: Process,
+    pub threads: Vec<Thread>,
+    pub fd_table: u64,
+    pub fs: u64,
+}
+
+/// The process table.
+#[derive(Clone, Debug, Default)]
+pub struct ProcessTable {
+    pub(super) procs: BTreeMap<i32, Proc>,
+    tids: HashMap<i32, i32>,
+    fd_tables: HashMap<u64, FdTable>,
+    fs: HashMap<u64, Vec<u8>>,
+    next_id: u64,
+}
+
+/// `CLONE_*` flags the table needs.
+pub mod clone_flags {
+    pub const CLONE_FS: u64 = 0x200;
+    pub const CLONE_FILES: u64 = 0x400;
+    pub const CLONE_PARENT: u64 = 0x8000;
+    pub const CLONE_THREAD: u64 = 0x10000;
+}
+
+impl ProcessTable {
+    fn new_id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    /// Adds a process seeded from `/proc` (attach), replacing any entry.
+    pub fn seed(&mut self, mut info: Process) {
+        self.remove_process(info.pid);
+        let fds = std::mem::take(&mut info.fds);
+        let mut table = FdTable::default();
+        for fd in fds {
+            let num = fd.num;
+            table.insert(
+                num,
+                super::fd_table::Entry {
+                    fd,
+                    accepted: false,
+                },
+            );
+        }
+        let threads = std::mem::take(&mut info.threads);
+        let cwd = std::mem::take(&mut info.cwd);
+        let (ft, fs) = (self.new_id(), self.new_id());
+        self.fd_tables.insert(ft, table);
+        self.fs.insert(fs, cwd);
+        for t in &threads {
+            self.tids.insert(t.tid, info.pid);
+        }
+        self.tids.insert(info.pid, info.pid);
+        let threads = if threads.is_empty() {
+            vec![Thread {
+                tid: info.pid,
+                comm: info.comm.clone(),
+            }]
+        } else {
+            threads
+        };
+        self.procs.insert(
+            info.pid,
+            Proc {
+                info,
+                threads,
+                fd_table: ft,
+                fs,
+            },
+        );
+    }
+
+    /// A new thread or process `child_tid` (of process `child_pid`) created
+    /// by `parent_tid` with `flags`, at wall time `wall_ns`.
+    pub fn start(
+        &mut self,
+        parent_tid: i32,
+        child_pid: i32,
+        child_tid: i32,
+        flags: u64,
+        wall_ns: u64,
+    ) {
+        use clone_flags::*;
+        let parent_pid = self.tids.get(&parent_tid).copied();
+        let parent_comm = parent_pid
+            .and_then(|p| self.procs.get(&p))
+            .and_then(|p| p.threads.iter().find(|t| t.tid == parent_tid))
+            .map(|t| t.comm.clone());
+        if let Some(p) = self.procs.get_mut(&child_pid) {
+            // A thread of an existing process.
+            if !p.threads.iter().any(|t| t.tid == child_tid) {
+                let comm = parent_comm.unwrap_or_else(|| p.info.comm.clone());
+                p.threads.push(Thread {
+                    tid: child_tid,
+                    comm,
+                });
+            }
+            self.tids.insert(child_tid, child_pid);
+            return;
+        }
+        let parent = parent_pid.and_then(|p| self.procs.get(&p)).cloned();
+        let (mut info, ft, fs) = match parent {
+            Some(parent) => {
+                let ft = if flags & CLONE_FILES != 0 {
+                    parent.fd_table
+                } else {
+                    let copy = self
+                        .fd_tables
+                        .get(&parent.fd_table)
+                        .cloned()
+                        .unwrap_or_default();
+                    let id = self.new_id();
+                    self.fd_tables.insert(id, copy);
+                    id
+                };
+                let fs = if flags & CLONE_FS != 0 {
+                    parent.fs
+                } else {
+                    let copy = self.fs.get(&parent.fs).cloned().unwrap_or_default();
+                    let id = self.new_id();
+                    self.fs.insert(id, copy);
+                    id
+                };
+                let mut info = parent.info.clone();
+                info.ppid = if flags & CLONE_PARENT != 0 {
+                    parent.info.ppid
+                } else {
+                    parent.info.pid
+                };
+                if let Some(c) = parent_comm {
+                    info.comm = c;
+                }
+                (info, ft, fs)
+            }
+            None => {
+                let (ft, fs) = (self.new_id(), self.new_id());
+                self.fd_tables.insert(ft, FdTable::default());
+                self.fs.insert(fs, Vec::new());
+                (Process::default(), ft, fs)
+            }
+        };
+        info.pid = child_pid;
+        info.vpid = child_pid;
+        info.start_wall_ns = wall_ns;
+        info.exec_wall_ns = wall_ns;
+        info.exited = false;
+        let comm = info.comm.clone();
+        self.tids.insert(child_tid, child_pid);
+        self.procs.insert(
+            child_pid,
+            Proc {
+                info,
+                threads: vec![Thread {
+                    tid: child_tid,
+                    comm,
+                }],
+                fd_table: ft,
+                fs,
+            },
+        );
+    }
+
+    /// exec(2) succeeded in process `pid`: only the leader is left, the fd
+    /// table is unshared and close-on-exec fds are closed.
+    pub fn exec(&mut self, pid: i32, comm: &[u8]) {
+        let stale: Vec<i32> = self
+            .tids
+            .iter()
+            .filter(|(t, p)| **p == pid && **t != pid)
+            .map(|(t, _)| *t)
+            .collect();
+        for t in stale {
+            self.tids.remove(&t);
+        }
+        self.tids.insert(pid, pid);
+        let Some(p) = self.procs.get(&pid) else {
+            return;
+        };
+        let old_ft = p.fd_table;
+        let shared = self
+            .procs
+            .values()
+            .any(|q| q.info.pid != pid && q.fd_table == old_ft);
+        let ft = if shared {
+            let copy = self.fd_tables.get(&old_ft).cloned().unwrap_or_default();
+            let id = self.new_id();
+            self.fd_tables.insert(id, copy);
+            id
+        } else {
+            old_ft
+        };
+        if let Some(t) = self.fd_tables.get_mut(&ft) {
+            t.exec();
+        }
+        if let Some(p) = self.procs.get_mut(&pid) {
+            p.fd_table = ft;
+            p.threads = vec![Thread {
+                tid: pid,
+                comm: comm.to_vec(),
+            }];
+        }
+    }
+
+    /// Thread `tid` exited; with `process_exit` its whole process is gone.
+    pub fn exit(&mut self, tid: i32, process_exit: bool) {
+        let Some(pid) = self.tids.remove(&tid) else {
+            return;
+        };
+        if process_exit {
+            self.remove_process(pid);
+        } else if let Some(p) = self.procs.get_mut(&pid) {
+            // The leader's tid stays listed until the process exits (the
+            // kernel keeps it as a zombie thread group leader).
+            if tid != pid {
+                p.threads.retain(|t| t.tid != tid);
+            } else {
+                self.tids.insert(tid, pid);
+            }
+        }
+    }
+
+    fn remove_process(&mut self, pid: i32) {
+        let Some(p) = self.procs.remove(&pid) else {
+            return;
+        };
+        self.tids.retain(|_, v| *v != pid);
+        if !self.procs.values().any(|q| q.fd_table == p.fd_table) {
+            self.fd_tables.remove(&p.fd_table);
+        }
+        if !self.procs.values().any(|q| q.fs == p.fs) {
+            self.fs.remove(&p.fs);
+        }
+    }
+
+    /// The process `tid` belongs to.
+    pub fn pid_of(&self, tid: i32) -> Option<i32> {
+        self.tids.get(&tid).copied()
+    }
+
+    pub fn process(&self, pid: i32) -> Option<&Proc> {
+        self.procs.get(&pid)
+    }
+
+    pub fn process_mut(&mut self, pid: i32) -> Option<&mut Proc> {
+        self.procs.get_mut(&pid)
+    }
+
+    /// The fd table of process `pid`.
+    pub fn fds(&self, pid: i32) -> Option<&FdTable> {
+        self.procs
+            .get(&pid)
+            .and_then(|p| self.fd_tables.get(&p.fd_table))
+    }
+
+    pub fn fds_mut(&mut self, pid: i32) -> Option<&mut FdTable> {
+        let id = self.procs.get(&pid)?.fd_table;
+        self.fd_tables.get_mut(&id)
+    }
+
+    /// Gives process `pid` a private copy of its fd table.
+    pub fn unshare_fds(&mut self, pid: i32) {
+        let Some(old) = self.procs.get(&pid).map(|p| p.fd_table) else {
+            return;
+        };
+        if !self
+            .procs
+            .values()
+            .any(|q| q.info.pid != pid && q.fd_table == old)
+        {
+            return;
+        }
+        let copy = self.fd_tables.get(&old).cloned().unwrap_or_default();
+        let id = self.new_id();
+        self.fd_tables.insert(id, copy);
+        if let Some(p) = self.procs.get_mut(&pid) {
+            p.fd_table = id;
+        }
+    }
+
+    /// The working directory of process `pid`.
+    pub fn cwd(&self, pid: i32) -> Option<&[u8]> {
+        self.procs
+            .get(&pid)
+            .and_then(|p| self.fs.get(&p.fs))
+            .map(Vec::as_slice)
+    }
+
+    pub fn set_cwd(&mut self, pid: i32, cwd: Vec<u8>) {
+        if let Some(id) = self.procs.get(&pid).map(|p| p.fs) {
+            self.fs.insert(id, cwd);
+        }
+    }
+
+    /// The table as a snapshot: processes by pid, threads leader first,
+    /// fds by number.
+    pub fn snapshot(&self) -> Vec<Process> {
+        self.procs
+            .values()
+            .map(|p| {
+                let mut info = p.info.clone();
+                let mut threads = p.threads.clone();
+                threads.sort_by_key(|t| (t.tid != info.pid, t.tid));
+                info.threads = threads;
+                info.fds = self
+                    .fd_tables
+                    .get(&p.fd_table)
+                    .map(FdTable::to_model)
+                    .unwrap_or_default();
+                info.cwd = self.fs.get(&p.fs).cloned().unwrap_or_default();
+                info
+            })
+            .collect()
+    }
+
+    pub fn len(&self) -> usize {
+        self.procs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.procs.is_empty()
+    }
+}

@@ -1,0 +1,259 @@
+//! State tests: event sequences in, snapshots out.
+
+use trace_format::model::{
+    Event, EventBody, Exec, FdKind, Param, Process, ProcessStart, SockAddr, SyscallEvent,
+    ThreadExit, Value, result_index,
+};
+
+use super::process_table::clone_flags::*;
+use super::sysno::*;
+use super::*;
+
+fn ev(pid: i32, tid: i32, body: EventBody) -> Event {
+    Event {
+        ts: 1,
+        tid,
+        pid,
+        body,
+    }
+}
+
+fn sys(pid: i32, id: u16, args: &[u64], ret: i64, params: Vec<Param>) -> Event {
+    ev(
+        pid,
+        pid,
+        EventBody::Syscall(SyscallEvent {
+            id,
+            args: args.to_vec(),
+            ret,
+            params,
+            ..SyscallEvent::default()
+        }),
+    )
+}
+
+fn path(index: u8, p: &str) -> Param {
+    Param {
+        index,
+        value: Value::Path {
+            raw: p.as_bytes().to_vec(),
+            resolved: p.as_bytes().to_vec(),
+        },
+    }
+}
+
+fn state_with(pid: i32) -> State {
+    let mut s = State::default();
+    s.seed(Process {
+        pid,
+        cwd: b"/home".to_vec(),
+        comm: b"sh".to_vec(),
+        ..Process::default()
+    });
+    s
+}
+
+fn fds(s: &State, pid: i32) -> Vec<(i32, String)> {
+    s.snapshot()
+        .processes
+        .iter()
+        .find(|p| p.pid == pid)
+        .map(|p| {
+            p.fds
+                .iter()
+                .map(|f| (f.num, String::from_utf8_lossy(&f.path).into_owned()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn open_dup_close_and_cloexec_on_exec() {
+    let mut s = state_with(10);
+    s.apply(&sys(
+        10,
+        OPENAT,
+        &[(-100i64) as u64, 0, 0o2000000, 0],
+        3,
+        vec![path(1, "/etc/passwd")],
+    ));
+    s.apply(&sys(
+        10,
+        OPENAT,
+        &[(-100i64) as u64, 0, 0, 0],
+        -2,
+        vec![path(1, "/nope")],
+    ));
+    s.apply(&sys(10, DUP2, &[3, 7], 7, vec![]));
+    s.apply(&sys(10, OPEN, &[0, 0], 4, vec![path(0, "/tmp/a")]));
+    assert_eq!(
+        fds(&s, 10),
+        vec![
+            (3, "/etc/passwd".into()),
+            (4, "/tmp/a".into()),
+            (7, "/etc/passwd".into())
+        ]
+    );
+    s.apply(&sys(10, CLOSE, &[4], 0, vec![]));
+    s.apply(&ev(
+        10,
+        10,
+        EventBody::Exec(Exec {
+            comm: b"cat".to_vec(),
+            argv: vec![b"cat".to_vec()],
+            ..Exec::default()
+        }),
+    ));
+    // fd 3 was O_CLOEXEC; the dup (7) is not.
+    assert_eq!(fds(&s, 10), vec![(7, "/etc/passwd".into())]);
+    let snap = s.snapshot();
+    assert_eq!(snap.processes[0].comm, b"cat");
+    assert_eq!(snap.processes[0].exe, b"cat");
+}
+
+#[test]
+fn fork_copies_clone_files_shares_threads_join() {
+    let mut s = state_with(10);
+    s.apply(&sys(10, OPENAT, &[0, 0, 0, 0], 3, vec![path(1, "/a")]));
+    let start = |child: i32, pid: i32, flags: u64| {
+        ev(
+            pid,
+            child,
+            EventBody::ProcessStart(ProcessStart {
+                parent_tid: 10,
+                child_pid: pid,
+                child_tid: child,
+                clone_flags: flags,
+            }),
+        )
+    };
+    s.apply(&start(11, 11, 17)); // fork
+    s.apply(&start(12, 12, CLONE_FILES | CLONE_FS)); // shares fds and cwd
+    s.apply(&start(13, 10, CLONE_THREAD | CLONE_FILES | CLONE_FS)); // thread
+    s.apply(&sys(10, CLOSE, &[3], 0, vec![]));
+    assert_eq!(fds(&s, 11), vec![(3, "/a".into())]);
+    assert!(fds(&s, 12).is_empty(), "CLONE_FILES shares the table");
+    s.apply(&sys(12, CHDIR, &[0], 0, vec![path(0, "/tmp")]));
+    let snap = s.snapshot();
+    let p = |pid| {
+        snap.processes
+            .iter()
+            .find(|p| p.pid == pid)
+            .cloned()
+            .unwrap_or_default()
+    };
+    assert_eq!(p(10).cwd, b"/tmp", "CLONE_FS shares the cwd");
+    assert_eq!(p(11).cwd, b"/home");
+    assert_eq!(p(11).ppid, 10);
+    assert_eq!(
+        p(10).threads.iter().map(|t| t.tid).collect::<Vec<_>>(),
+        vec![10, 13]
+    );
+    s.apply(&ev(
+        10,
+        13,
+        EventBody::ThreadExit(ThreadExit {
+            status: 0,
+            process_exit: false,
+        }),
+    ));
+    s.apply(&ev(
+        11,
+        11,
+        EventBody::ThreadExit(ThreadExit {
+            status: 0,
+            process_exit: true,
+        }),
+    ));
+    let snap = s.snapshot();
+    assert_eq!(
+        snap.processes.iter().map(|p| p.pid).collect::<Vec<_>>(),
+        vec![10, 12]
+    );
+    assert_eq!(snap.processes[0].threads.len(), 1);
+}
+
+#[test]
+fn sockets_connect_accept_and_names() {
+    let mut s = state_with(10);
+    let sa = |addr: [u8; 4], port| {
+        Value::SockAddr(SockAddr {
+            family: 2,
+            addr: addr.to_vec(),
+            port,
+            ..SockAddr::default()
+        })
+    };
+    s.apply(&sys(10, SOCKET, &[2, 1 | 0o2000000, 6], 3, vec![]));
+    s.apply(&sys(
+        10,
+        BIND,
+        &[3, 0, 16],
+        0,
+        vec![Param {
+            index: 1,
+            value: sa([127, 0, 0, 1], 8080),
+        }],
+    ));
+    s.apply(&sys(10, LISTEN, &[3, 128], 0, vec![]));
+    s.apply(&sys(
+        10,
+        ACCEPT4,
+        &[3, 0, 0, 0o4000],
+        4,
+        vec![Param {
+            index: result_index::SOCKADDR_OUT,
+            value: sa([127, 0, 0, 1], 40000),
+        }],
+    ));
+    s.apply(&sys(10, SOCKET, &[2, 1, 0], 5, vec![]));
+    s.apply(&sys(
+        10,
+        CONNECT,
+        &[5, 0, 16],
+        -115,
+        vec![
+            Param {
+                index: 1,
+                value: sa([10, 0, 0, 1], 443),
+            },
+            Param {
+                index: result_index::EXTRA,
+                value: sa([10, 0, 0, 2], 5555),
+            },
+        ],
+    ));
+    let name = |fd| {
+        s.fd(10, fd)
+            .map(|e| String::from_utf8_lossy(&fd_table::display_name(e)).into_owned())
+    };
+    assert_eq!(name(3).as_deref(), Some("127.0.0.1:8080"));
+    assert_eq!(name(4).as_deref(), Some("127.0.0.1:40000->127.0.0.1:8080"));
+    assert_eq!(name(5).as_deref(), Some("10.0.0.2:5555->10.0.0.1:443"));
+    assert_eq!(s.fd(10, 4).map(|e| e.fd.kind), Some(FdKind::Ipv4Socket));
+    assert_eq!(s.fd(10, 3).map(|e| e.fd.flags), Some(0o2000000));
+}
+
+#[test]
+fn pipes_fcntl_close_range_and_creds() {
+    let mut s = state_with(10);
+    s.apply(&sys(
+        10,
+        PIPE2,
+        &[0, 0o2000000],
+        0,
+        vec![Param {
+            index: result_index::FD_PAIR,
+            value: Value::FdPair(3, 4),
+        }],
+    ));
+    s.apply(&sys(10, FCNTL, &[3, 1030, 10], 10, vec![]));
+    s.apply(&sys(10, FCNTL, &[4, 2, 0], 0, vec![]));
+    assert_eq!(s.fd(10, 10).map(|e| e.fd.kind), Some(FdKind::Pipe));
+    assert_eq!(s.fd(10, 4).map(|e| e.fd.flags & 0o2000000), Some(0));
+    s.apply(&sys(10, CLOSE_RANGE, &[4, u32::MAX as u64, 0], 0, vec![]));
+    assert_eq!(fds(&s, 10).len(), 1);
+    s.apply(&sys(10, SETRESUID, &[1000, 1000, 1000], 0, vec![]));
+    let p = &s.snapshot().processes[0];
+    assert_eq!((p.uid, p.euid, p.suid, p.fsuid), (1000, 1000, 1000, 1000));
+}

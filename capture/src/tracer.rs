@@ -1,0 +1,806 @@
+//! The ptrace loop.
+//!
+//! One [`Tracer`] runs on one thread: ptrace requests are only accepted from
+//! the thread that attached, so the type is `!Send` (a `PhantomData` of a
+//! raw pointer). It waits for any tracee (`waitpid(-1, __WALL)`), turns the
+//! wait status into a [`Stop`], acts on it, and resumes the thread with
+//! `PTRACE_SYSCALL`, doing as little as possible while the tracee is
+//! stopped: one `PTRACE_GET_SYSCALL_INFO`, the memory reads the syscall
+//! table asks for, and a channel send.
+//!
+//! Per thread it keeps the syscall-entry record (number, arguments, entry
+//! params, entry time) until the matching exit stop, when the
+//! `SyscallEvent` is emitted. Syscalls that never return (exit, a
+//! successful exec's old image, a thread killed mid-call) are emitted with
+//! `no_return` at `PTRACE_EVENT_EXIT` or at the thread's death.
+//!
+//! Transparency rules (ptrace(2) names):
+//! - signal-delivery-stop: the signal is recorded and re-injected;
+//! - group-stop (SEIZE mode, `PTRACE_EVENT_STOP` with a stop signal): the
+//!   thread is left stopped with `PTRACE_LISTEN`, so the job-control stop
+//!   really happens and SIGCONT ends it;
+//! - `PTRACE_EVENT_STOP` with SIGTRAP (first stop of an auto-attached
+//!   child, `PTRACE_INTERRUPT`, SIGCONT waking a listener): resumed;
+//! - a new child's first stop may arrive before its parent's
+//!   `PTRACE_EVENT_FORK/CLONE`: it is parked until the parent's event
+//!   announces it, so `ProcessStart` always precedes the child's events.
+//!
+//! **Invariant:** every stop of a known thread ends with exactly one resume
+//! (`PTRACE_SYSCALL`, `PTRACE_LISTEN` or `PTRACE_DETACH`), except a parked
+//! early child, resumed when announced.
+//!
+//! **Invariant:** an event is sent to the writer before the tracer's own
+//! copy of the state applies it (see [`crate::state`]).
+
+use std::collections::{HashMap, HashSet};
+use std::marker::PhantomData;
+
+use nix::errno::Errno;
+use trace_format::model::{
+    Event, EventBody, Exec, Marker, MarkerKind, Param, ProcessStart, SignalAction, SignalEvent,
+    SockAddr, SyscallEvent, ThreadExit, Value, result_index,
+};
+use trace_format::syscalls;
+
+use crate::arch;
+use crate::clock::mono_ns;
+use crate::decode::{self, Ctx};
+use crate::error::{CaptureError, Result};
+use crate::procfs;
+use crate::ptrace::{self, Stop, SyscallInfo, event};
+use crate::signals;
+use crate::sink::{Msg, Sink};
+use crate::state::process_table::clone_flags::CLONE_THREAD;
+use crate::state::{State, sysno};
+
+/// Counters for the exit summary.
+#[derive(Clone, Debug, Default)]
+pub struct Stats {
+    pub stops: u64,
+    pub events: u64,
+    pub syscalls: u64,
+    /// Syscall exits whose entry was not seen (attach mid-call).
+    pub unmatched_exits: u64,
+    /// Syscalls of a compat ABI (i386, x32) not recorded.
+    pub foreign_syscalls: u64,
+    pub tracer_errors: u64,
+}
+
+/// How the tracer got its tracees.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// It launched the workload (main process `pid`).
+    Launch,
+    /// It attached to `pid` and detaches when done.
+    Attach,
+}
+
+/// How the run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The main process exited with this wait status.
+    Exited(i32),
+    /// The tracer detached (attach mode, or after the writer failed); the
+    /// main process may still run.
+    Detached,
+}
+
+struct Entry {
+    id: Option<u16>,
+    args: [u64; 6],
+    ts: u64,
+    params: Vec<Param>,
+}
+
+struct ThreadInfo {
+    pid: i32,
+    /// Its first stop was seen (auto-attached children start stopped).
+    started: bool,
+    entry: Option<Entry>,
+    /// The launched child before its execve: its syscalls are capture's
+    /// own launch code (waiting for the go byte), not the workload's.
+    prelude: bool,
+}
+
+/// The tracer; see the module documentation.
+pub struct Tracer {
+    mode: Mode,
+    main_pid: i32,
+    threads: HashMap<i32, ThreadInfo>,
+    /// Stops of threads not announced yet (child before parent's event).
+    early: HashMap<i32, i32>,
+    /// Processes currently in a group-stop (recorded once).
+    stopped: HashSet<i32>,
+    state: State,
+    sink: Sink,
+    snaplen: usize,
+    main_status: Option<i32>,
+    detaching: bool,
+    detached: u64,
+    sink_failed: Option<CaptureError>,
+    pub stats: Stats,
+    _not_send: PhantomData<*const ()>,
+}
+
+impl Tracer {
+    /// A tracer for tracees already seized: `tids` of process `main_pid`
+    /// (all stopped or about to stop with `PTRACE_EVENT_STOP`, except in
+    /// launch mode where the main thread was already resumed).
+    pub fn new(
+        mode: Mode,
+        main_pid: i32,
+        tids: &[i32],
+        state: State,
+        sink: Sink,
+        snaplen: usize,
+    ) -> Tracer {
+        let threads = tids
+            .iter()
+            .map(|&tid| {
+                (
+                    tid,
+                    ThreadInfo {
+                        pid: main_pid,
+                        started: mode == Mode::Launch,
+                        entry: None,
+                        prelude: mode == Mode::Launch,
+                    },
+                )
+            })
+            .collect();
+        Tracer {
+            mode,
+            main_pid,
+            threads,
+            early: HashMap::new(),
+            stopped: HashSet::new(),
+            state,
+            sink,
+            snaplen,
+            main_status: None,
+            detaching: false,
+            detached: 0,
+            sink_failed: None,
+            stats: Stats::default(),
+            _not_send: PhantomData,
+        }
+    }
+
+    /// Sends an event to the writer, then applies it to the tracer's state.
+    pub fn emit(&mut self, ev: Event) {
+        if self.sink_failed.is_some() {
+            return;
+        }
+        self.state.apply(&ev);
+        // Apply-after-send matters on the writer's copy; here the order is
+        // only observable by this thread, which does nothing in between.
+        if let Err(e) = self.sink.send(Msg::Event(ev)) {
+            self.sink_failed = Some(e);
+            if !self.detaching {
+                self.begin_detach();
+            }
+            return;
+        }
+        self.stats.events += 1;
+    }
+
+    /// Records a marker now.
+    pub fn marker(&mut self, kind: MarkerKind, count: u64, message: String) {
+        let ev = Event {
+            ts: mono_ns(),
+            tid: self.main_pid,
+            pid: self.main_pid,
+            body: EventBody::Marker(Marker {
+                kind,
+                count,
+                message,
+            }),
+        };
+        self.emit(ev);
+    }
+
+    /// Gives the sink back when the loop is over.
+    pub fn into_sink(self) -> (Sink, Stats, Option<CaptureError>) {
+        (self.sink, self.stats, self.sink_failed)
+    }
+
+    /// Runs until the main process exited (launch) or the tracer detached.
+    pub fn run(&mut self) -> Result<Outcome> {
+        loop {
+            self.record_forwarded();
+            if self.mode == Mode::Attach && signals::detach_requested() && !self.detaching {
+                self.begin_detach();
+            }
+            if self.main_status.is_some() && !self.detaching && !self.threads.is_empty() {
+                // The workload's main process is gone: leave the rest
+                // running, untraced.
+                self.begin_detach();
+            }
+            if self.threads.is_empty() && self.early.is_empty() {
+                break;
+            }
+            match ptrace::wait_any(false) {
+                Ok(None) => continue,
+                Ok(Some((tid, status))) => self.on_wait(tid, status),
+                Err(Errno::ECHILD) => break,
+                Err(e) => return Err(CaptureError::ptrace("waitpid", -1, e)),
+            }
+        }
+        self.record_forwarded();
+        if self.detached > 0 {
+            self.marker(
+                MarkerKind::Detach,
+                self.detached,
+                format!("detached from {} threads", self.detached),
+            );
+        }
+        Ok(match self.main_status {
+            Some(s) => Outcome::Exited(s),
+            None => Outcome::Detached,
+        })
+    }
+
+    fn record_forwarded(&mut self) {
+        for (sig, n) in signals::take_forwarded() {
+            for _ in 0..n {
+                let ev = Event {
+                    ts: mono_ns(),
+                    tid: self.main_pid,
+                    pid: self.main_pid,
+                    body: EventBody::Signal(SignalEvent {
+                        signo: sig,
+                        code: 0,
+                        sender_pid: std::process::id() as i32,
+                        sender_uid: 0,
+                        action: SignalAction::Forwarded,
+                    }),
+                };
+                self.emit(ev);
+            }
+        }
+    }
+
+    fn tracer_error(&mut self, what: String) {
+        self.stats.tracer_errors += 1;
+        self.marker(MarkerKind::TracerError, 0, what);
+    }
+
+    /// Resumes with PTRACE_SYSCALL; a vanished tracee is not an error (its
+    /// death is reported by wait).
+    fn resume(&mut self, tid: i32, sig: i32) {
+        match ptrace::resume_syscall(tid, sig) {
+            Ok(()) | Err(CaptureError::TraceeDied { .. }) => {}
+            Err(e) => self.tracer_error(e.to_string()),
+        }
+    }
+
+    fn on_wait(&mut self, tid: i32, status: i32) {
+        self.stats.stops += 1;
+        let stop = Stop::from_status(status);
+        if !self.threads.contains_key(&tid) {
+            if stop.is_death() {
+                // An untraced orphan reaped (capture is a subreaper), or a
+                // thread forgotten after a non-leader exec.
+                return;
+            }
+            self.early.insert(tid, status);
+            return;
+        }
+        if self.detaching {
+            self.detach_stop(tid, status, stop);
+            return;
+        }
+        match stop {
+            Stop::Exited { .. } | Stop::Killed { .. } => self.on_death(tid, status),
+            Stop::Syscall => {
+                self.clear_stopped(tid);
+                self.on_syscall(tid);
+            }
+            Stop::Event { event } => self.on_event(tid, event),
+            Stop::GroupStop { signal } => self.on_group_stop(tid, signal),
+            Stop::Interrupt { .. } => {
+                self.clear_stopped(tid);
+                if let Some(t) = self.threads.get_mut(&tid) {
+                    t.started = true;
+                }
+                self.resume(tid, 0);
+            }
+            Stop::Signal { signal } => self.on_signal(tid, signal),
+            Stop::Continued => {}
+        }
+    }
+
+    fn pid_of(&self, tid: i32) -> i32 {
+        self.threads.get(&tid).map(|t| t.pid).unwrap_or(tid)
+    }
+
+    fn clear_stopped(&mut self, tid: i32) {
+        if !self.stopped.is_empty() {
+            let pid = self.pid_of(tid);
+            self.stopped.remove(&pid);
+        }
+    }
+
+    fn on_signal(&mut self, tid: i32, signal: i32) {
+        self.clear_stopped(tid);
+        let (code, sender_pid, sender_uid) = ptrace::siginfo(tid).unwrap_or((0, 0, 0));
+        let pid = self.pid_of(tid);
+        self.emit(Event {
+            ts: mono_ns(),
+            tid,
+            pid,
+            body: EventBody::Signal(SignalEvent {
+                signo: signal,
+                code,
+                sender_pid,
+                sender_uid,
+                action: SignalAction::Delivered,
+            }),
+        });
+        self.resume(tid, signal);
+    }
+
+    fn on_group_stop(&mut self, tid: i32, signal: i32) {
+        let pid = self.pid_of(tid);
+        if self.stopped.insert(pid) {
+            self.emit(Event {
+                ts: mono_ns(),
+                tid,
+                pid,
+                body: EventBody::Signal(SignalEvent {
+                    signo: signal,
+                    action: SignalAction::Stopped,
+                    ..SignalEvent::default()
+                }),
+            });
+        }
+        match ptrace::listen(tid) {
+            Ok(()) | Err(CaptureError::TraceeDied { .. }) => {}
+            Err(e) => {
+                self.tracer_error(e.to_string());
+                self.resume(tid, 0);
+            }
+        }
+    }
+
+    fn on_syscall(&mut self, tid: i32) {
+        let info = match ptrace::syscall_info(tid) {
+            Ok(i) => i,
+            Err(CaptureError::TraceeDied { .. }) => return,
+            Err(e) => {
+                self.tracer_error(e.to_string());
+                self.resume(tid, 0);
+                return;
+            }
+        };
+        match info {
+            SyscallInfo::Entry { arch, nr, args } => {
+                let ts = mono_ns();
+                let id = arch::canonical_id(arch, nr);
+                if let Some(t) = self.threads.get_mut(&tid)
+                    && t.prelude
+                {
+                    if !matches!(id, Some(sysno::EXECVE)) {
+                        self.resume(tid, 0);
+                        return;
+                    }
+                    t.prelude = false;
+                }
+                let pid = self.pid_of(tid);
+                let (args, params) = match id {
+                    Some(id) => {
+                        let args = arch::canonical_args(arch, id, args);
+                        let params = match syscalls::by_id(id) {
+                            Some(sc) => {
+                                let ctx = Ctx {
+                                    tid,
+                                    pid,
+                                    state: &self.state,
+                                    snaplen: self.snaplen,
+                                };
+                                let mut p = decode::entry(&ctx, sc, &args);
+                                special_entry(tid, id, &args, &mut p);
+                                p
+                            }
+                            None => {
+                                let mut p = Vec::new();
+                                special_entry(tid, id, &args, &mut p);
+                                p
+                            }
+                        };
+                        (args, params)
+                    }
+                    None => {
+                        self.stats.foreign_syscalls += 1;
+                        (args, Vec::new())
+                    }
+                };
+                if let Some(t) = self.threads.get_mut(&tid) {
+                    t.entry = Some(Entry {
+                        id,
+                        args,
+                        ts,
+                        params,
+                    });
+                }
+            }
+            SyscallInfo::Exit { rval, .. } => {
+                let entry = self.threads.get_mut(&tid).and_then(|t| t.entry.take());
+                match entry {
+                    Some(e) => self.finish_syscall(tid, e, rval, false),
+                    None => self.stats.unmatched_exits += 1,
+                }
+            }
+            SyscallInfo::Seccomp { .. } | SyscallInfo::None => {}
+        }
+        self.resume(tid, 0);
+    }
+
+    /// Emits the `SyscallEvent` for `entry`.
+    fn finish_syscall(&mut self, tid: i32, entry: Entry, ret: i64, no_return: bool) {
+        let Some(id) = entry.id else {
+            return;
+        };
+        let ts = mono_ns().max(entry.ts);
+        let pid = self.pid_of(tid);
+        let sc = syscalls::by_id(id);
+        let mut params = entry.params;
+        if !no_return {
+            let ctx = Ctx {
+                tid,
+                pid,
+                state: &self.state,
+                snaplen: self.snaplen,
+            };
+            if let Some(sc) = sc {
+                decode::exit(&ctx, sc, &entry.args, ret, &mut params);
+            }
+            special_exit(&ctx, id, &entry.args, ret, &mut params);
+        }
+        let nargs = sc.map(|s| s.args.len()).unwrap_or(6);
+        self.stats.syscalls += 1;
+        self.emit(Event {
+            ts,
+            tid,
+            pid,
+            body: EventBody::Syscall(SyscallEvent {
+                id,
+                args: entry.args[..nargs].to_vec(),
+                ret: if no_return { 0 } else { ret },
+                duration_ns: (ts - entry.ts).min(u32::MAX as u64) as u32,
+                params,
+                no_return,
+            }),
+        });
+    }
+
+    fn on_event(&mut self, tid: i32, ev: i32) {
+        match ev {
+            event::FORK | event::VFORK | event::CLONE => self.on_new_child(tid, ev),
+            event::EXEC => self.on_exec(tid),
+            event::EXIT => {
+                // The thread is exiting; its pending syscall never returns.
+                if let Some(e) = self.threads.get_mut(&tid).and_then(|t| t.entry.take()) {
+                    self.finish_syscall(tid, e, 0, true);
+                }
+            }
+            _ => {}
+        }
+        self.resume(tid, 0);
+    }
+
+    fn on_new_child(&mut self, tid: i32, ev: i32) {
+        let child = match ptrace::event_msg(tid) {
+            Ok(c) => c as i32,
+            Err(_) => return,
+        };
+        let pid = self.pid_of(tid);
+        let flags = self
+            .threads
+            .get(&tid)
+            .and_then(|t| t.entry.as_ref())
+            .and_then(|e| match e.id {
+                Some(sysno::CLONE) => Some(e.args[0]),
+                Some(sysno::CLONE3) => e.params.iter().find_map(|p| match &p.value {
+                    Value::CloneArgs(c) => Some(c.flags | (c.exit_signal & 0xff)),
+                    _ => None,
+                }),
+                Some(sysno::FORK) => Some(libc::SIGCHLD as u64),
+                Some(sysno::VFORK) => Some(0x4100 | libc::SIGCHLD as u64),
+                _ => None,
+            });
+        let flags = match flags {
+            Some(f) => f,
+            // Unknown entry (attached mid-call): ask /proc.
+            None => match procfs::status(child) {
+                Some(s) if s.tgid == pid => CLONE_THREAD,
+                _ if ev == event::CLONE => 0,
+                _ => libc::SIGCHLD as u64,
+            },
+        };
+        let child_pid = if flags & CLONE_THREAD != 0 {
+            pid
+        } else {
+            child
+        };
+        self.threads.insert(
+            child,
+            ThreadInfo {
+                pid: child_pid,
+                started: false,
+                entry: None,
+                prelude: false,
+            },
+        );
+        self.emit(Event {
+            ts: mono_ns(),
+            tid: child,
+            pid: child_pid,
+            body: EventBody::ProcessStart(ProcessStart {
+                parent_tid: tid,
+                child_pid,
+                child_tid: child,
+                clone_flags: flags,
+            }),
+        });
+        if let Some(status) = self.early.remove(&child) {
+            self.on_wait_parked(child, status);
+        }
+    }
+
+    /// Handles a parked stop of a child now announced.
+    fn on_wait_parked(&mut self, tid: i32, status: i32) {
+        self.stats.stops = self.stats.stops.saturating_sub(1);
+        self.on_wait(tid, status);
+    }
+
+    fn on_exec(&mut self, tid: i32) {
+        let pid = self.pid_of(tid);
+        let old_tid = ptrace::event_msg(tid).map(|v| v as i32).unwrap_or(tid);
+        if old_tid != tid {
+            // A non-leader thread exec'd: it took over the leader's tid, all
+            // other threads are gone (no further reports for them).
+            let entry = self.threads.remove(&old_tid).and_then(|t| t.entry);
+            self.threads.retain(|_, t| t.pid != pid);
+            self.threads.insert(
+                tid,
+                ThreadInfo {
+                    pid,
+                    started: true,
+                    entry,
+                    prelude: false,
+                },
+            );
+        } else {
+            let others: Vec<i32> = self
+                .threads
+                .iter()
+                .filter(|(t, i)| i.pid == pid && **t != tid)
+                .map(|(t, _)| *t)
+                .collect();
+            for t in others {
+                self.threads.remove(&t);
+            }
+        }
+        let (filename_raw, filename_resolved, argv, env) = self
+            .threads
+            .get(&tid)
+            .and_then(|t| t.entry.as_ref())
+            .map(|e| {
+                let mut f = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+                let argv_idx = if e.id == Some(sysno::EXECVEAT) { 2 } else { 1 };
+                for p in &e.params {
+                    match &p.value {
+                        Value::Path { raw, resolved } => {
+                            f.0 = raw.clone();
+                            f.1 = resolved.clone();
+                        }
+                        Value::StrList { items, .. } if p.index == argv_idx => f.2 = items.clone(),
+                        Value::StrList { items, .. } if p.index == argv_idx + 1 => {
+                            f.3 = items.clone()
+                        }
+                        _ => {}
+                    }
+                }
+                f
+            })
+            .unwrap_or_default();
+        let exepath = procfs::readlink(&format!("/proc/{pid}/exe"));
+        let st = procfs::status(pid).unwrap_or_default();
+        let argv = if argv.is_empty() {
+            procfs::split_nul(&std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default())
+        } else {
+            argv
+        };
+        self.emit(Event {
+            ts: mono_ns(),
+            tid,
+            pid,
+            body: EventBody::Exec(Exec {
+                old_tid,
+                filename_raw,
+                filename_resolved,
+                argv,
+                env,
+                exe_from_memfd: exepath.starts_with(b"/memfd:"),
+                exepath,
+                comm: procfs::comm(pid),
+                uid: st.uids[0],
+                euid: st.uids[1],
+                gid: st.gids[0],
+                egid: st.gids[1],
+                cap_permitted: st.cap_prm,
+                cap_effective: st.cap_eff,
+            }),
+        });
+    }
+
+    fn on_death(&mut self, tid: i32, status: i32) {
+        let Some(t) = self.threads.remove(&tid) else {
+            return;
+        };
+        if let Some(e) = t.entry {
+            self.threads.insert(
+                tid,
+                ThreadInfo {
+                    pid: t.pid,
+                    started: true,
+                    entry: None,
+                    prelude: false,
+                },
+            );
+            self.finish_syscall(tid, e, 0, true);
+            self.threads.remove(&tid);
+        }
+        let process_exit = tid == t.pid;
+        self.stopped.remove(&t.pid);
+        self.emit(Event {
+            ts: mono_ns(),
+            tid,
+            pid: t.pid,
+            body: EventBody::ThreadExit(ThreadExit {
+                status,
+                process_exit,
+            }),
+        });
+        if process_exit {
+            // Threads of the process still listed never reported (killed
+            // together): forget them.
+            self.threads.retain(|_, i| i.pid != t.pid);
+            if t.pid == self.main_pid {
+                self.main_status = Some(status);
+            }
+        }
+    }
+
+    // -- Detaching ---------------------------------------------------------
+
+    /// Starts detaching from every tracee: each is interrupted, and detached
+    /// at its next stop (with its pending signal, if any).
+    pub fn begin_detach(&mut self) {
+        self.detaching = true;
+        let tids: Vec<i32> = self.threads.keys().copied().collect();
+        for tid in tids {
+            match ptrace::interrupt(tid) {
+                Ok(()) => {}
+                Err(CaptureError::TraceeDied { .. }) => {}
+                Err(e) => self.tracer_error(e.to_string()),
+            }
+        }
+        let parked: Vec<(i32, i32)> = self.early.drain().collect();
+        for (tid, _) in parked {
+            if ptrace::detach(tid, 0).is_ok() {
+                self.detached += 1;
+            }
+        }
+    }
+
+    fn detach_stop(&mut self, tid: i32, status: i32, stop: Stop) {
+        match stop {
+            Stop::Exited { .. } | Stop::Killed { .. } => {
+                self.on_death(tid, status);
+                return;
+            }
+            Stop::Event {
+                event: event::FORK | event::VFORK | event::CLONE,
+            } => {
+                // A child born during the detach: it will stop, and be
+                // detached then.
+                if let Ok(child) = ptrace::event_msg(tid) {
+                    let pid = self.pid_of(tid);
+                    self.threads.insert(
+                        child as i32,
+                        ThreadInfo {
+                            pid,
+                            started: false,
+                            entry: None,
+                            prelude: false,
+                        },
+                    );
+                    if let Some(_status) = self.early.remove(&(child as i32)) {
+                        if ptrace::detach(child as i32, 0).is_ok() {
+                            self.detached += 1;
+                        }
+                        self.threads.remove(&(child as i32));
+                    }
+                }
+            }
+            _ => {}
+        }
+        let sig = match stop {
+            Stop::Signal { signal } => signal,
+            _ => 0,
+        };
+        match ptrace::detach(tid, sig) {
+            Ok(()) => self.detached += 1,
+            Err(CaptureError::TraceeDied { .. }) => {}
+            Err(e) => self.tracer_error(e.to_string()),
+        }
+        self.threads.remove(&tid);
+    }
+}
+
+/// Per-syscall entry decoding the table cannot express and state needs.
+fn special_entry(tid: i32, id: u16, args: &[u64; 6], out: &mut Vec<Param>) {
+    const PR_SET_NAME: u64 = 15;
+    if id == sysno::PRCTL && args[0] == PR_SET_NAME {
+        let value = match crate::mem::read_cstr(tid, args[1], 16) {
+            Some((s, _)) => Value::Str(s),
+            None => Value::Fault(args[1]),
+        };
+        out.retain(|p| p.index != 1);
+        out.push(Param { index: 1, value });
+    }
+}
+
+/// Per-syscall exit derivations: the local end of a connected or accepted
+/// inet socket (`result_index::EXTRA`), which no argument holds; read from
+/// `/proc/PID/net/*` by the socket's inode.
+fn special_exit(ctx: &Ctx, id: u16, args: &[u64; 6], ret: i64, out: &mut Vec<Param>) {
+    let fd = match id {
+        sysno::CONNECT if ret == 0 || ret == -(libc::EINPROGRESS as i64) => args[0] as i32,
+        sysno::BIND if ret == 0 => args[0] as i32,
+        sysno::ACCEPT | sysno::ACCEPT4 if ret >= 0 => ret as i32,
+        _ => return,
+    };
+    // Only inet sockets: look at what the fd table or the address says.
+    let inet = match id {
+        sysno::ACCEPT | sysno::ACCEPT4 => ctx.state.fd(ctx.pid, args[0] as i32),
+        _ => ctx.state.fd(ctx.pid, fd),
+    }
+    .and_then(|e| e.fd.socket.as_ref())
+    .is_some_and(|s| s.family == 2 || s.family == 10);
+    if !inet {
+        return;
+    }
+    let Some(inode) = procfs::socket_inode(ctx.pid, fd) else {
+        return;
+    };
+    let Some(s) = procfs::find_inet_socket(ctx.pid, inode) else {
+        return;
+    };
+    let family = if s.local_addr.len() == 16 { 10 } else { 2 };
+    out.push(Param {
+        index: result_index::EXTRA,
+        value: Value::SockAddr(SockAddr {
+            family,
+            addr: s.local_addr.clone(),
+            port: s.local_port,
+            ..SockAddr::default()
+        }),
+    });
+    // accept(2) without an address buffer: the peer from /proc too.
+    if matches!(id, sysno::ACCEPT | sysno::ACCEPT4)
+        && !out.iter().any(|p| p.index == result_index::SOCKADDR_OUT)
+    {
+        out.push(Param {
+            index: result_index::SOCKADDR_OUT,
+            value: Value::SockAddr(SockAddr {
+                family,
+                addr: s.remote_addr,
+                port: s.remote_port,
+                ..SockAddr::default()
+            }),
+        });
+    }
+}
