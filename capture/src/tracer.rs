@@ -283,6 +283,13 @@ impl Tracer {
                 // thread forgotten after a non-leader exec.
                 return;
             }
+            if self.detaching {
+                // A child whose parent was detached before announcing it.
+                if ptrace::detach(tid, 0).is_ok() {
+                    self.detached += 1;
+                }
+                return;
+            }
             self.early.insert(tid, status);
             return;
         }
