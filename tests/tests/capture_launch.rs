@@ -331,14 +331,28 @@ fn runs_as_pid_1_and_reaps_orphans() {
         .arg("-q")
         .arg("-o")
         .arg(w.trace_path())
-        .args(["--", "sh", "-c", "echo parent=$PPID; (sh -c 'sleep 0.1; exit 5' &); sleep 0.5; exit 3"]);
+        .args([
+            "--",
+            "sh",
+            "-c",
+            "echo parent=$PPID; (sh -c 'sleep 0.1; exit 5' &); sleep 0.5; exit 3",
+        ]);
     let out = e2e_tests::run_with_timeout(&mut c, LIMIT);
     if String::from_utf8_lossy(&out.stderr).contains("unshare failed") {
         eprintln!("skipped: cannot create a pid namespace");
         return;
     }
-    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "parent=1\n", "capture is PID 1");
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "parent=1\n",
+        "capture is PID 1"
+    );
     let t = w.trace();
     // The orphan (reparented to capture, PID 1) was followed to its exit.
     assert!(
