@@ -196,10 +196,14 @@ impl TraceWriter {
         opts: WriterOptions,
         mut meta: TraceMeta,
     ) -> Result<TraceWriter, WriteError> {
-        if opts.chunk_bytes < 1024 {
-            return Err(WriteError::Options(
-                "chunk size must be at least 1 KiB".into(),
-            ));
+        // Readers refuse chunks over MAX_CHUNK_LEN; leave room for the last
+        // event, which may overshoot the limit.
+        let max = crate::container::MAX_CHUNK_LEN as usize / 2;
+        if !(1024..=max).contains(&opts.chunk_bytes) {
+            return Err(WriteError::Options(format!(
+                "chunk size must be between 1 KiB and {} MiB",
+                max >> 20
+            )));
         }
         if opts.rotate_bytes == Some(0) || opts.rotate_secs == Some(Duration::ZERO) {
             return Err(WriteError::Options(

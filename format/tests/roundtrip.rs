@@ -102,3 +102,55 @@ fn many_chunks_and_segments_with_a_changing_state() {
         );
     }
 }
+
+#[test]
+fn bad_options_and_unwritable_outputs_fail_at_create() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.zst");
+    for opts in [
+        WriterOptions {
+            chunk_bytes: 10,
+            ..WriterOptions::default()
+        },
+        WriterOptions {
+            chunk_bytes: 1 << 30,
+            ..WriterOptions::default()
+        },
+        WriterOptions {
+            rotate_bytes: Some(0),
+            ..WriterOptions::default()
+        },
+    ] {
+        let err = trace_format::TraceWriter::create(&path, opts, meta())
+            .err()
+            .expect("refused");
+        assert!(err.to_string().contains("invalid writer option"), "{err}");
+    }
+    let err = trace_format::TraceWriter::create(
+        &dir.path().join("no/such/dir/t.zst"),
+        WriterOptions::default(),
+        meta(),
+    )
+    .err()
+    .expect("refused");
+    assert!(
+        err.to_string().contains("no/such/dir/t.zst.partial"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_closed_trace_has_no_partial_file_left() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.zst");
+    let w = trace_format::TraceWriter::create(&path, WriterOptions::default(), meta()).unwrap();
+    assert!(
+        dir.path().join("t.zst.partial").exists(),
+        "written as .partial while open"
+    );
+    w.finish().unwrap();
+    assert!(path.exists());
+    assert!(!dir.path().join("t.zst.partial").exists());
+    let (chunks, errors) = read(&path);
+    assert!(chunks.is_empty() && errors.is_empty(), "{errors:?}");
+}

@@ -41,8 +41,8 @@ fn rules_dir() -> Option<PathBuf> {
     let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let candidates = [
         std::env::var_os("SYSREC_FALCO_RULES").map(PathBuf::from),
-        Some(manifest.join("../samples/falco-rules")),
-        Some(PathBuf::from("/work/shared/falco-rules")),
+        // The checkout has ../shared beside it (CI, developers).
+        Some(manifest.join("../../shared/falco-rules")),
     ];
     candidates
         .into_iter()
@@ -211,6 +211,11 @@ fn arg_names(condition: &str) -> BTreeSet<String> {
 
 fn load_rules() -> Option<Rules> {
     let Some(dir) = rules_dir() else {
+        // CI always has ../shared beside the checkout: missing there is a failure.
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "Falco rule files not found in ../shared/falco-rules"
+        );
         eprintln!("skipped: Falco rule files not found (set SYSREC_FALCO_RULES to their folder)");
         return None;
     };

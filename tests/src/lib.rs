@@ -5,9 +5,12 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::time::Duration;
 
-/// Path of a workspace binary (`capture`, `replay`), built by
-/// `cargo build`/`cargo nextest run --workspace` next to the test binaries.
+/// Path of a workspace binary (`capture`, `replay`). Cargo builds only the
+/// binaries of a test's own package, so the first call builds the binary
+/// (`cargo build --bin NAME`, same profile) when it is missing or older than
+/// this test.
 pub fn bin(name: &str) -> PathBuf {
+    static BUILT: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
     let exe = std::env::current_exe().expect("test executable path");
     // target/<profile>/deps/<test> -> target/<profile>/<name>
     let dir = exe
@@ -15,11 +18,21 @@ pub fn bin(name: &str) -> PathBuf {
         .and_then(|d| d.parent())
         .expect("target directory");
     let path = dir.join(name);
-    assert!(
-        path.exists(),
-        "`{}` is not built: run the tests with `cargo nextest run --workspace` (or `cargo build --workspace` first)",
-        path.display()
-    );
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    if !built.iter().any(|b| b == name) {
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+        let mut cmd = Command::new(cargo);
+        cmd.current_dir(root)
+            .args(["build", "--quiet", "--bin", name]);
+        if dir.file_name().is_some_and(|p| p == "release") {
+            cmd.arg("--release");
+        }
+        let status = cmd.status().expect("run cargo build");
+        assert!(status.success(), "building `{name}` failed");
+        built.push(name.to_string());
+    }
+    assert!(path.exists(), "`{}` was not built", path.display());
     path
 }
 

@@ -127,7 +127,7 @@ fn fd() -> impl Strategy<Value = Fd> {
                 (dev, ino),
             )| Fd {
                 num,
-                kind: ALL_KINDS[kind],
+                kind: trace_format::decode::fd_kind(trace_format::fb::FdKind::ENUM_VALUES[kind]),
                 path,
                 flags,
                 socket: has_sock.then(|| SocketInfo {
@@ -146,29 +146,6 @@ fn fd() -> impl Strategy<Value = Fd> {
             },
         )
 }
-
-const ALL_KINDS: [FdKind; 20] = [
-    FdKind::Unknown,
-    FdKind::File,
-    FdKind::Directory,
-    FdKind::Ipv4Socket,
-    FdKind::Ipv6Socket,
-    FdKind::UnixSocket,
-    FdKind::NetlinkSocket,
-    FdKind::OtherSocket,
-    FdKind::Pipe,
-    FdKind::EventFd,
-    FdKind::SignalFd,
-    FdKind::TimerFd,
-    FdKind::Epoll,
-    FdKind::Inotify,
-    FdKind::Memfd,
-    FdKind::PidFd,
-    FdKind::AnonInode,
-    FdKind::CharDevice,
-    FdKind::BlockDevice,
-    FdKind::Fifo,
-];
 
 pub fn snapshot() -> impl Strategy<Value = Snapshot> {
     let process = (
