@@ -171,9 +171,10 @@ impl Tracer {
         if self.sink_failed.is_some() {
             return;
         }
+        // The tracer's copy only serves decoding of *later* stops, so it may
+        // apply before sending; the writer's copy is the one that must
+        // push first (see `sink`).
         self.state.apply(&ev);
-        // Apply-after-send matters on the writer's copy; here the order is
-        // only observable by this thread, which does nothing in between.
         if let Err(e) = self.sink.send(Msg::Event(ev)) {
             self.sink_failed = Some(e);
             if !self.detaching {
