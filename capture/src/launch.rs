@@ -9,7 +9,14 @@
 //! clear message.
 //!
 //! Between fork and exec the child only makes async-signal-safe calls
-//! (everything it needs is prepared before the fork).
+//! (everything it needs is prepared before the fork). Its syscalls before
+//! the execve (reading the go byte) are capture's, not the workload's: the
+//! tracer skips them (`prelude` in `tracer.rs`), so a trace starts with the
+//! workload's execve.
+//!
+//! Exit statuses of the `capture` binary: the workload's (128+N when it
+//! died of signal N), 127 when CMD cannot be run, 125 when capture itself
+//! failed (ptrace refused, output not writable, ...), 0 after `--pid`.
 
 use std::ffi::{CString, OsStr, OsString};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};

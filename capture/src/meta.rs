@@ -165,10 +165,10 @@ pub fn http_get(url: &str, deadline: Instant) -> Result<String, HttpError> {
         .ok_or_else(|| HttpError::Url(url.into()))?;
     let mut s = TcpStream::connect_timeout(&addr, left().ok_or(HttpError::Timeout)?)?;
     s.set_write_timeout(left())?;
-    write!(
-        s,
+    let req = format!(
         "GET {path} HTTP/1.1\r\nHost: {hostport}\r\nAccept: application/json\r\nConnection: close\r\n\r\n"
-    )?;
+    );
+    s.write_all(req.as_bytes())?;
     let mut buf = Vec::new();
     let mut chunk = [0u8; 8192];
     loop {
@@ -265,9 +265,15 @@ mod tests {
         let server = std::thread::spawn(move || {
             for _ in 0..2 {
                 let Ok((mut s, _)) = l.accept() else { return };
-                let mut req = [0u8; 1024];
-                let n = s.read(&mut req).unwrap_or(0);
-                let req = String::from_utf8_lossy(&req[..n]).into_owned();
+                let mut req = Vec::new();
+                let mut b = [0u8; 1024];
+                while !req.ends_with(b"\r\n\r\n") {
+                    match s.read(&mut b) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => req.extend_from_slice(&b[..n]),
+                    }
+                }
+                let req = String::from_utf8_lossy(&req).into_owned();
                 let body = if req.starts_with("GET /v4/abc/task ") {
                     r#"{"Cluster":"arn:aws:ecs:eu-west-1:1:cluster/prod","TaskARN":"arn:aws:ecs:eu-west-1:1:task/prod/t1","AvailabilityZone":"eu-west-1a","LaunchType":"FARGATE"}"#
                 } else {

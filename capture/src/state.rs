@@ -58,6 +58,7 @@ pub mod sysno {
     pub const SETRESGID: u16 = 119;
     pub const SETFSUID: u16 = 122;
     pub const SETFSGID: u16 = 123;
+    pub const CAPSET: u16 = 126;
     pub const PRCTL: u16 = 157;
     pub const EPOLL_CREATE: u16 = 213;
     pub const EXIT_GROUP: u16 = 231;
@@ -485,6 +486,23 @@ impl State {
             SETUID | SETGID | SETREUID | SETREGID | SETRESUID | SETRESGID | SETFSUID | SETFSGID => {
                 if let Some(p) = self.table.process_mut(pid) {
                     creds(&mut p.info, s.id, [a(0) as u32, a(1) as u32, a(2) as u32]);
+                }
+            }
+            CAPSET => {
+                let caps = s.params.iter().find_map(|p| match &p.value {
+                    Value::Bytes { data, .. } if p.index == 1 && data.len() >= 12 => Some(data),
+                    _ => None,
+                });
+                if let (Some(d), Some(p)) = (caps, self.table.process_mut(pid)) {
+                    let word = |i: usize| {
+                        d.get(i * 4..i * 4 + 4)
+                            .map(|b| u32::from_ne_bytes([b[0], b[1], b[2], b[3]]) as u64)
+                            .unwrap_or(0)
+                    };
+                    // struct { effective, permitted, inheritable } x 1 or 2.
+                    p.info.cap_effective = word(0) | word(3) << 32;
+                    p.info.cap_permitted = word(1) | word(4) << 32;
+                    p.info.cap_inheritable = word(2) | word(5) << 32;
                 }
             }
             PRCTL => {

@@ -171,9 +171,10 @@ impl Tracer {
         if self.sink_failed.is_some() {
             return;
         }
+        // The tracer's copy only serves decoding of *later* stops, so it may
+        // apply before sending; the writer's copy is the one that must
+        // push first (see `sink`).
         self.state.apply(&ev);
-        // Apply-after-send matters on the writer's copy; here the order is
-        // only observable by this thread, which does nothing in between.
         if let Err(e) = self.sink.send(Msg::Event(ev)) {
             self.sink_failed = Some(e);
             if !self.detaching {
@@ -281,6 +282,13 @@ impl Tracer {
             if stop.is_death() {
                 // An untraced orphan reaped (capture is a subreaper), or a
                 // thread forgotten after a non-leader exec.
+                return;
+            }
+            if self.detaching {
+                // A child whose parent was detached before announcing it.
+                if ptrace::detach(tid, 0).is_ok() {
+                    self.detached += 1;
+                }
                 return;
             }
             self.early.insert(tid, status);
@@ -740,9 +748,37 @@ impl Tracer {
     }
 }
 
-/// Per-syscall entry decoding the table cannot express and state needs.
+/// Per-syscall entry decoding the table cannot express and state needs:
+/// the new comm of `prctl(PR_SET_NAME)`, the capability sets of `capset`
+/// (as the raw `__user_cap_data_struct` array, when it targets the caller).
 fn special_entry(tid: i32, id: u16, args: &[u64; 6], out: &mut Vec<Param>) {
     const PR_SET_NAME: u64 = 15;
+    const CAPSET: u16 = 126;
+    if id == CAPSET {
+        let header = crate::mem::read_exact(tid, args[0], 8);
+        let (version, target) = header
+            .map(|h| {
+                (
+                    u32::from_ne_bytes([h[0], h[1], h[2], h[3]]),
+                    i32::from_ne_bytes([h[4], h[5], h[6], h[7]]),
+                )
+            })
+            .unwrap_or((0, -1));
+        // _LINUX_CAPABILITY_VERSION_1 has one 32-bit struct, 2 and 3 two.
+        let n = if version == 0x1998_0330 { 12 } else { 24 };
+        if target == 0 || target == tid {
+            let value = match crate::mem::read_exact(tid, args[1], n) {
+                Some(data) => Value::Bytes {
+                    data,
+                    len: n as u64,
+                },
+                None => Value::Fault(args[1]),
+            };
+            out.retain(|p| p.index != 1);
+            out.push(Param { index: 1, value });
+        }
+        return;
+    }
     if id == sysno::PRCTL && args[0] == PR_SET_NAME {
         let value = match crate::mem::read_cstr(tid, args[1], 16) {
             Some((s, _)) => Value::Str(s),

@@ -318,3 +318,49 @@ fn snapshot_holds_the_process_table() {
     assert!(!t.meta.users.is_empty(), "users from /etc/passwd");
     assert_eq!(t.meta.snaplen, 80);
 }
+
+#[test]
+fn runs_as_pid_1_and_reaps_orphans() {
+    if skip() || !e2e_tests::have("unshare") {
+        return;
+    }
+    let w = Work::new();
+    let mut c = std::process::Command::new("unshare");
+    c.args(["-fp", "--mount-proc"])
+        .arg(capture_bin())
+        .arg("-q")
+        .arg("-o")
+        .arg(w.trace_path())
+        .args([
+            "--",
+            "sh",
+            "-c",
+            "echo parent=$PPID; (sh -c 'sleep 0.1; exit 5' &); sleep 0.5; exit 3",
+        ]);
+    let out = e2e_tests::run_with_timeout(&mut c, LIMIT);
+    if String::from_utf8_lossy(&out.stderr).contains("unshare failed") {
+        eprintln!("skipped: cannot create a pid namespace");
+        return;
+    }
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "parent=1\n",
+        "capture is PID 1"
+    );
+    let t = w.trace();
+    // The orphan (reparented to capture, PID 1) was followed to its exit.
+    assert!(
+        t.bodies(|b| match b {
+            EventBody::ThreadExit(x) if x.process_exit => Some(x),
+            _ => None,
+        })
+        .any(|(_, x)| libc::WIFEXITED(x.status) && libc::WEXITSTATUS(x.status) == 5),
+        "the orphan's exit is recorded"
+    );
+}

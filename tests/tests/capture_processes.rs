@@ -248,3 +248,58 @@ fn exec_from_a_non_leader_thread() {
             .any(|(e, s)| e.tid == ev.pid && s.ret == 0)
     );
 }
+
+const MEMFD_EXEC: &str = r#"
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/sendfile.h>
+#include <sys/stat.h>
+#include <unistd.h>
+extern char **environ;
+int main(void) {
+    prctl(PR_SET_NAME, "renamed-proc");
+    int src = open("/bin/true", O_RDONLY);
+    struct stat st;
+    fstat(src, &st);
+    int m = memfd_create("payload", MFD_CLOEXEC);
+    sendfile(m, src, NULL, st.st_size);
+    char *argv[] = {"payload", NULL};
+    fexecve(m, argv, environ);
+    return 1;
+}
+"#;
+
+#[test]
+fn exec_from_a_memfd_is_flagged() {
+    if !ptrace_permitted() {
+        return;
+    }
+    let w = Work::new();
+    let Some(bin) = w.cc("memfd_exec", MEMFD_EXEC, &[]) else {
+        return;
+    };
+    let out = w.capture(&["-q"], &[bin.to_str().unwrap_or_default()]);
+    assert_eq!(out.status.code(), Some(0));
+    let t = w.trace();
+    let execs: Vec<_> = t
+        .bodies(|b| match b {
+            EventBody::Exec(x) => Some(x),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(execs.len(), 2, "the program, then the memfd");
+    assert!(!execs[0].1.exe_from_memfd);
+    assert!(
+        execs[1].1.exe_from_memfd,
+        "{:?}",
+        String::from_utf8_lossy(&execs[1].1.exepath)
+    );
+    assert_eq!(execs[1].1.argv, vec![b"payload".to_vec()]);
+    assert!(t.syscalls("memfd_create").any(|(_, s)| s.ret >= 0));
+    assert!(t.syscalls("prctl").any(|(_, s)| matches!(
+        param(s, 1),
+        Some(trace_format::model::Value::Str(n)) if n == b"renamed-proc"
+    )));
+}

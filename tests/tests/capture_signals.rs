@@ -133,8 +133,14 @@ fn sigstop_really_stops_and_sigcont_resumes() {
     assert_eq!(workload.len(), 1, "one workload process");
     let wp = workload[0];
     kill(wp, libc::SIGSTOP);
+    // 't' alone would also match a syscall-stop: the counter (bumped every
+    // 10 ms while running) must also hold still for 200 ms.
     assert!(
-        wait_until(LIMIT, || matches!(proc_state(wp), Some('T' | 't'))),
+        wait_until(LIMIT, || {
+            let a = counter(&file);
+            std::thread::sleep(Duration::from_millis(200));
+            counter(&file) == a && matches!(proc_state(wp), Some('T' | 't'))
+        }),
         "the workload stops"
     );
     let before = counter(&file);

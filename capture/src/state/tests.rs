@@ -257,3 +257,26 @@ fn pipes_fcntl_close_range_and_creds() {
     let p = &s.snapshot().processes[0];
     assert_eq!((p.uid, p.euid, p.suid, p.fsuid), (1000, 1000, 1000, 1000));
 }
+
+#[test]
+fn capset_sets_the_three_sets() {
+    let mut s = state_with(10);
+    let mut data = Vec::new();
+    for w in [0x1u32, 0x3, 0x0, 0x1, 0x1, 0x0] {
+        data.extend_from_slice(&w.to_ne_bytes());
+    }
+    s.apply(&sys(
+        10,
+        CAPSET,
+        &[0, 0],
+        0,
+        vec![Param {
+            index: 1,
+            value: Value::Bytes { data, len: 24 },
+        }],
+    ));
+    let p = &s.snapshot().processes[0];
+    assert_eq!(p.cap_effective, 0x1_0000_0001);
+    assert_eq!(p.cap_permitted, 0x1_0000_0003);
+    assert_eq!(p.cap_inheritable, 0);
+}
