@@ -148,21 +148,31 @@ fn attach_ends_when_the_target_exits() {
         return;
     }
     let w = Work::new();
+    // The target exits when its stdin closes, which the test does only once
+    // capture is attached: no race with capture's start-up.
     let mut target = Command::new("sh")
-        .args(["-c", "sleep 0.5; exit 3"])
+        .args(["-c", "read x; exit 3"])
+        .stdin(Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| panic!("spawn: {e}"));
-    let mut c = Command::new(capture_bin());
-    c.arg("-o")
+    let pid = target.id();
+    let mut cap = Command::new(capture_bin())
+        .arg("-o")
         .arg(w.trace_path())
-        .args(["-q", "--pid", &target.id().to_string()]);
-    let out = e2e_tests::run_with_timeout(&mut c, LIMIT);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        .args(["-q", "--pid", &pid.to_string()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn capture: {e}"));
+    assert!(
+        wait_until(LIMIT, || status_field(pid, "TracerPid")
+            .is_some_and(|t| t == cap.id().to_string())),
+        "capture attached"
     );
+    drop(target.stdin.take());
+    let st = wait_child(&mut cap, LIMIT);
+    assert_eq!(st.code(), Some(0), "capture ends with the target");
     let st = wait_child(&mut target, LIMIT);
     assert_eq!(st.code(), Some(3), "its parent still gets its status");
 }
