@@ -104,14 +104,16 @@ impl Report {
 
     /// The one-line summary printed at exit.
     pub fn summary_line(&self) -> String {
-        let (bytes, gaps, chunks) = self
+        // Events as written (capture's own markers included), so the line
+        // agrees with `replay verify`.
+        let (events, bytes, gaps, chunks) = self
             .summary
             .as_ref()
-            .map(|s| (s.bytes, s.lost_chunks, s.chunks))
-            .unwrap_or_default();
+            .map(|s| (s.events, s.bytes, s.lost_chunks, s.chunks))
+            .unwrap_or((self.stats.events, 0, 0, 0));
         format!(
             "capture: {} events ({} syscalls), {} stops, {} chunks, {} bytes written, {} gaps, {:.2} s",
-            self.stats.events,
+            events,
             self.stats.syscalls,
             self.stats.stops,
             chunks,
