@@ -1,25 +1,5 @@
 //! Clocks: CLOCK_MONOTONIC for event timestamps (the writer anchors them to
-//! wall time), CLOCK_REALTIME for process start times.
+//! wall time), CLOCK_REALTIME for process start times. The format crate
+//! owns them, so writer anchors and event times come from one place.
 
-fn read(clock: libc::clockid_t) -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes one timespec to the valid pointer; it
-    // cannot fail for these clock ids (vDSO, no syscall).
-    unsafe { libc::clock_gettime(clock, &mut ts) };
-    (ts.tv_sec as u64)
-        .saturating_mul(1_000_000_000)
-        .saturating_add(ts.tv_nsec as u64)
-}
-
-/// CLOCK_MONOTONIC, ns.
-pub fn mono_ns() -> u64 {
-    read(libc::CLOCK_MONOTONIC)
-}
-
-/// CLOCK_REALTIME, ns since the Unix epoch.
-pub fn wall_ns() -> u64 {
-    read(libc::CLOCK_REALTIME)
-}
+pub use trace_format::clock::{mono_ns, wall_ns};

@@ -29,6 +29,7 @@ pub mod fb {
 }
 
 pub mod chunk;
+pub mod clock;
 pub mod container;
 pub mod decode;
 mod encode;

@@ -171,20 +171,7 @@ pub struct TraceWriter {
 }
 
 /// Reads CLOCK_REALTIME and CLOCK_MONOTONIC together, in ns.
-pub fn clock_now() -> (u64, u64) {
-    fn read(clock: libc::clockid_t) -> u64 {
-        let mut ts = libc::timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        };
-        // SAFETY: clock_gettime writes one timespec to the valid pointer.
-        unsafe { libc::clock_gettime(clock, &mut ts) };
-        (ts.tv_sec as u64)
-            .saturating_mul(1_000_000_000)
-            .saturating_add(ts.tv_nsec as u64)
-    }
-    (read(libc::CLOCK_REALTIME), read(libc::CLOCK_MONOTONIC))
-}
+pub use crate::clock::now as clock_now;
 
 impl TraceWriter {
     /// Creates the trace at `path` (`PATH.partial` until closed; with
