@@ -104,9 +104,20 @@ fn socket_table(pid: i32) -> HashMap<u64, (FdKind, SocketInfo)> {
                 remote_port: if listening { 0 } else { s.remote_port },
                 path: Vec::new(),
                 listening,
+                accepted: false,
             };
             out.insert(s.inode, (kind, si));
         }
+    }
+    // A connected socket whose local port is one this process listens on
+    // came from accept(2): its remote end is the client.
+    let listening: std::collections::HashSet<u16> = out
+        .values()
+        .filter(|(_, si)| si.listening)
+        .map(|(_, si)| si.local_port)
+        .collect();
+    for (_, si) in out.values_mut() {
+        si.accepted = !si.listening && listening.contains(&si.local_port);
     }
     if let Ok(text) = fs::read_to_string(format!("/proc/{pid}/net/unix")) {
         for (inode, (path, listening)) in procfs::parse_net_unix(&text) {

@@ -57,7 +57,7 @@ pub mod procfs;
 pub mod ptrace;
 pub mod signals;
 pub mod sink;
-pub mod state;
+pub use trace_format::state;
 pub mod tracer;
 
 use std::path::Path;

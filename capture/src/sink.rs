@@ -17,8 +17,8 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use trace_format::model::{Event, Process, Snapshot, TraceMeta};
-use trace_format::writer::{SnapshotSource, TraceWriter, WriteSummary, WriterOptions};
+use trace_format::model::{Event, Process, TraceMeta};
+use trace_format::writer::{TraceWriter, WriteSummary, WriterOptions};
 
 use crate::error::{CaptureError, Result};
 use crate::state::{ClockAnchor, State};
@@ -28,12 +28,6 @@ pub enum Msg {
     Event(Event),
     /// A process read from `/proc` at attach time.
     Seed(Box<Process>),
-}
-
-impl SnapshotSource for State {
-    fn snapshot(&self) -> Snapshot {
-        State::snapshot(self)
-    }
 }
 
 /// Handle to the writer thread.

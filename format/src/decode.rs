@@ -336,6 +336,7 @@ pub fn fd(f: fb::Fd<'_>) -> Fd {
             remote_port: s.remote_port(),
             path: b(s.path()),
             listening: s.listening(),
+            accepted: s.accepted(),
         }),
         dev: f.dev(),
         ino: f.ino(),

@@ -437,6 +437,7 @@ fn fd<'a>(fbb: &mut Fbb<'a>, f: &Fd) -> WIPOffset<fb::Fd<'a>> {
             remote_port: s.remote_port,
             path: bytes(fbb, &s.path),
             listening: s.listening,
+            accepted: s.accepted,
         };
         fb::SocketInfo::create(fbb, &args)
     });

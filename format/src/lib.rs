@@ -10,7 +10,9 @@
 //!   background thread, segment rotation, manifest;
 //! - [`TraceReader`](reader::TraceReader): reads files, segment directories
 //!   and manifests, by index or by scanning, verifying every chunk;
-//! - [`syscalls`]: the declarative syscall table shared by capture and replay.
+//! - [`syscalls`]: the declarative syscall table shared by capture and replay;
+//! - [`state`]: the process and fd tables rebuilt from events, a pure
+//!   function of the trace shared by capture (snapshots) and replay (fields).
 //!
 //! **Architecture Invariant:** this crate knows nothing of ptrace or rules; it
 //! makes no syscalls on live processes.
@@ -37,6 +39,7 @@ pub mod error;
 pub mod manifest;
 pub mod model;
 pub mod reader;
+pub mod state;
 pub mod syscalls;
 pub mod verify;
 pub mod writer;

@@ -219,6 +219,8 @@ pub struct SocketInfo {
     pub remote_port: u16,
     pub path: Vec<u8>,
     pub listening: bool,
+    /// Returned by accept(2): the remote end is the client.
+    pub accepted: bool,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

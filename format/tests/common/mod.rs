@@ -140,6 +140,7 @@ fn fd() -> impl Strategy<Value = Fd> {
                     remote_port,
                     path: Vec::new(),
                     listening,
+                    accepted: !listening && local_port % 2 == 1,
                 }),
                 dev,
                 ino,

@@ -27,6 +27,7 @@ impl<'a> SocketInfo<'a> {
   pub const VT_REMOTE_PORT: ::flatbuffers::VOffsetT = 16;
   pub const VT_PATH: ::flatbuffers::VOffsetT = 18;
   pub const VT_LISTENING: ::flatbuffers::VOffsetT = 20;
+  pub const VT_ACCEPTED: ::flatbuffers::VOffsetT = 22;
 
   #[inline]
   pub unsafe fn init_from_table(table: ::flatbuffers::Table<'a>) -> Self {
@@ -46,6 +47,7 @@ impl<'a> SocketInfo<'a> {
     builder.add_protocol(args.protocol);
     builder.add_type_(args.type_);
     builder.add_family(args.family);
+    builder.add_accepted(args.accepted);
     builder.add_listening(args.listening);
     builder.finish()
   }
@@ -114,6 +116,13 @@ impl<'a> SocketInfo<'a> {
     // which contains a valid value in this slot
     unsafe { self._tab.get::<bool>(SocketInfo::VT_LISTENING, Some(false)).unwrap()}
   }
+  #[inline]
+  pub fn accepted(&self) -> bool {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<bool>(SocketInfo::VT_ACCEPTED, Some(false)).unwrap()}
+  }
 }
 
 impl ::flatbuffers::Verifiable for SocketInfo<'_> {
@@ -131,6 +140,7 @@ impl ::flatbuffers::Verifiable for SocketInfo<'_> {
      .visit_field::<u16>("remote_port", Self::VT_REMOTE_PORT, false)?
      .visit_field::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'_, u8>>>("path", Self::VT_PATH, false)?
      .visit_field::<bool>("listening", Self::VT_LISTENING, false)?
+     .visit_field::<bool>("accepted", Self::VT_ACCEPTED, false)?
      .finish();
     Ok(())
   }
@@ -145,6 +155,7 @@ pub struct SocketInfoArgs<'a> {
     pub remote_port: u16,
     pub path: Option<::flatbuffers::WIPOffset<::flatbuffers::Vector<'a, u8>>>,
     pub listening: bool,
+    pub accepted: bool,
 }
 impl<'a> Default for SocketInfoArgs<'a> {
   #[inline]
@@ -159,6 +170,7 @@ impl<'a> Default for SocketInfoArgs<'a> {
       remote_port: 0,
       path: None,
       listening: false,
+      accepted: false,
     }
   }
 }
@@ -205,6 +217,10 @@ impl<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> SocketInfoBuilder<'a, 'b, A> 
     self.fbb_.push_slot::<bool>(SocketInfo::VT_LISTENING, listening, false);
   }
   #[inline]
+  pub fn add_accepted(&mut self, accepted: bool) {
+    self.fbb_.push_slot::<bool>(SocketInfo::VT_ACCEPTED, accepted, false);
+  }
+  #[inline]
   pub fn new(_fbb: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>) -> SocketInfoBuilder<'a, 'b, A> {
     let start = _fbb.start_table();
     SocketInfoBuilder {
@@ -231,6 +247,7 @@ impl ::core::fmt::Debug for SocketInfo<'_> {
       ds.field("remote_port", &self.remote_port());
       ds.field("path", &self.path());
       ds.field("listening", &self.listening());
+      ds.field("accepted", &self.accepted());
       ds.finish()
   }
 }

@@ -1,6 +1,6 @@
 //! State tests: event sequences in, snapshots out.
 
-use trace_format::model::{
+use crate::model::{
     Event, EventBody, Exec, FdKind, Param, Process, ProcessStart, SockAddr, SyscallEvent,
     ThreadExit, Value, result_index,
 };

@@ -6,17 +6,15 @@
 
 use std::collections::BTreeMap;
 
-use trace_format::model::{Fd, FdKind, SocketInfo};
+use crate::model::{Fd, FdKind, SocketInfo};
 
 /// `O_CLOEXEC` (also `SOCK_CLOEXEC`, `EFD_CLOEXEC`, ...).
 pub const O_CLOEXEC: u32 = 0o2000000;
 
-/// An fd and what the table knows beyond the model's [`Fd`].
+/// An fd as the table holds it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Entry {
     pub fd: Fd,
-    /// The socket came from accept(2): its remote end is the client.
-    pub accepted: bool,
 }
 
 /// An fd table.
@@ -102,7 +100,6 @@ pub fn anon(kind: FdKind, name: &str, flags: u32) -> Entry {
             flags,
             ..Fd::default()
         },
-        accepted: false,
     }
 }
 
@@ -120,7 +117,7 @@ pub fn display_name(e: &Entry) -> Vec<u8> {
                 return local.into_bytes();
             }
             let remote = endpoint(&s.remote_addr, s.remote_port);
-            if e.accepted {
+            if s.accepted {
                 format!("{remote}->{local}").into_bytes()
             } else {
                 format!("{local}->{remote}").into_bytes()
@@ -165,7 +162,6 @@ mod tests {
                 flags,
                 ..Fd::default()
             },
-            accepted: false,
         }
     }
 
@@ -197,9 +193,9 @@ mod tests {
             remote_port: 40000,
             ..SocketInfo::default()
         });
-        e.accepted = true;
+        e.fd.socket.as_mut().unwrap().accepted = true;
         assert_eq!(display_name(&e), b"127.0.0.1:40000->127.0.0.1:8080");
-        e.accepted = false;
+        e.fd.socket.as_mut().unwrap().accepted = false;
         assert_eq!(display_name(&e), b"127.0.0.1:8080->127.0.0.1:40000");
     }
 }

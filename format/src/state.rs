@@ -17,7 +17,7 @@
 pub mod fd_table;
 pub mod process_table;
 
-use trace_format::model::{
+use crate::model::{
     Event, EventBody, Exec, FdKind, Param, Process, Snapshot, SockAddr, SyscallEvent, Value,
     result_index,
 };
@@ -342,6 +342,7 @@ impl State {
                 let mut e = file_entry(listener.fd.kind, Vec::new(), flags);
                 let mut si = listener.fd.socket.unwrap_or_default();
                 si.listening = false;
+                si.accepted = true;
                 if let Some(peer) = sockaddr_param(s, result_index::SOCKADDR_OUT) {
                     if peer.family == AF_UNIX {
                         if !peer.path.is_empty() {
@@ -357,7 +358,6 @@ impl State {
                     si.local_port = l.port;
                 }
                 e.fd.socket = Some(si);
-                e.accepted = true;
                 self.install(pid, ret as i32, e);
             }
             PIPE | PIPE2 => {
@@ -548,6 +548,12 @@ impl State {
         if let Some(t) = self.table.fds_mut(pid) {
             t.dup(old, new, cloexec);
         }
+    }
+}
+
+impl crate::SnapshotSource for State {
+    fn snapshot(&self) -> Snapshot {
+        State::snapshot(self)
     }
 }
 

@@ -12,7 +12,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use trace_format::model::{Process, Thread};
+use crate::model::{Process, Thread};
 
 use super::fd_table::FdTable;
 
@@ -58,13 +58,7 @@ impl ProcessTable {
         let mut table = FdTable::default();
         for fd in fds {
             let num = fd.num;
-            table.insert(
-                num,
-                super::fd_table::Entry {
-                    fd,
-                    accepted: false,
-                },
-            );
+            table.insert(num, super::fd_table::Entry { fd });
         }
         let threads = std::mem::take(&mut info.threads);
         let cwd = std::mem::take(&mut info.cwd);
