@@ -495,7 +495,12 @@ pub struct ChainChecker {
 impl ChainChecker {
     /// The problems linking `c` to the chunks before it.
     pub fn check(&mut self, c: &Chunk) -> Vec<ReadError> {
-        let info = c.info();
+        self.check_parts(&c.info(), c.hash())
+    }
+
+    /// [`check`](Self::check) from a chunk's header and hash, for callers
+    /// that read chunks in parallel and link them afterwards in order.
+    pub fn check_parts(&mut self, info: &crate::ChunkInfo, hash: [u8; 32]) -> Vec<ReadError> {
         let mut out = Vec::new();
         match self.trace_id {
             None => self.trace_id = Some(info.trace_id),
@@ -530,7 +535,7 @@ impl ChainChecker {
                 prev_seq: 0,
             });
         }
-        self.prev = Some((info.seq, Some(c.hash())));
+        self.prev = Some((info.seq, Some(hash)));
         out
     }
 

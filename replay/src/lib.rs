@@ -1,6 +1,9 @@
 //! `replay`: Falco-compatible rule evaluation over recorded traces.
 //!
 //! The rule language lives in [`rules`]; it knows nothing of the trace
-//! format and reads event data through [`rules::FieldSource`].
+//! format and reads event data through [`rules::FieldSource`]. The
+//! [`engine`] implements that interface over trace events and drives the
+//! evaluation over a trace's chunks.
 
+pub mod engine;
 pub mod rules;

@@ -104,6 +104,10 @@ pub enum Multiplicity {
     /// Without an index, the values of every ancestor (parent first): a
     /// comparison is true when it holds for any of them (`proc.aname`).
     Ancestors,
+    /// Either end of a connection (`fd.ip`, `fd.port`, `fd.net`,
+    /// `fd.proto`): the client's and the server's value; a comparison is
+    /// true when it holds for either, as libsinsp's.
+    Either,
     /// A list (libsinsp `EPF_IS_LIST`): `in` is true when every value is in
     /// the set, `intersects` when any is.
     List,
@@ -167,7 +171,7 @@ impl FieldRef {
     pub fn is_multi(&self) -> bool {
         match self.id.info().multi {
             Multiplicity::One => false,
-            Multiplicity::List => true,
+            Multiplicity::List | Multiplicity::Either => true,
             Multiplicity::Ancestors => self.arg == FieldArg::None,
         }
     }
@@ -467,12 +471,12 @@ fields! {
     FdName = "fd.name": Str, None, One;
     FdDirectory = "fd.directory": Str, None, One;
     FdFilename = "fd.filename": Str, None, One;
-    FdIp = "fd.ip": Ip, None, One;
+    FdIp = "fd.ip": Ip, None, Either;
     FdCip = "fd.cip": Ip, None, One;
     FdSip = "fd.sip": Ip, None, One;
     FdLip = "fd.lip": Ip, None, One;
     FdRip = "fd.rip": Ip, None, One;
-    FdPort = "fd.port": Port, None, One;
+    FdPort = "fd.port": Port, None, Either;
     FdCport = "fd.cport": Port, None, One;
     FdSport = "fd.sport": Port, None, One;
     FdLport = "fd.lport": Port, None, One;
@@ -483,12 +487,12 @@ fields! {
     FdUid = "fd.uid": Str, None, One;
     FdContainername = "fd.containername": Str, None, One;
     FdContainerdirectory = "fd.containerdirectory": Str, None, One;
-    FdProto = "fd.proto": Str, None, One;
+    FdProto = "fd.proto": Str, None, Either;
     FdCproto = "fd.cproto": Str, None, One;
     FdSproto = "fd.sproto": Str, None, One;
     FdLproto = "fd.lproto": Str, None, One;
     FdRproto = "fd.rproto": Str, None, One;
-    FdNet = "fd.net": IpNet, None, One;
+    FdNet = "fd.net": IpNet, None, Either;
     FdCnet = "fd.cnet": IpNet, None, One;
     FdSnet = "fd.snet": IpNet, None, One;
     FdLnet = "fd.lnet": IpNet, None, One;

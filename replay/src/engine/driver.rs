@@ -1,0 +1,149 @@
+//! Walking a trace: chunks in parallel, results in trace order.
+//!
+//! Every chunk is evaluated alone from its own snapshot ([`walk_chunk`]),
+//! so chunks can go to any thread. [`for_each_chunk`] hands a window of
+//! chunks to the rayon pool, collects the window's results in trace order
+//! and passes them on, with the problems (damage, chain breaks) at the
+//! place they occur.
+//!
+//! **Invariant:** the results reach the sink in trace order (segment,
+//! then chunk offset) whatever the number of threads, so the output of a
+//! run never depends on `--threads` (tested by property tests and on a
+//! recorded trace).
+//!
+//! **Invariant:** a chunk sees the state its snapshot holds plus its own
+//! events, never state carried over from a previous chunk, so a damaged or
+//! skipped chunk cannot change what another chunk yields.
+
+use rayon::prelude::*;
+use trace_format::model::{Event, EventBody};
+use trace_format::reader::{ChainChecker, ChunkLocation};
+use trace_format::state::{ClockAnchor, State, sysno};
+use trace_format::{Chunk, ChunkInfo, ReadError, TraceReader};
+
+use super::context::TraceContext;
+use super::view::{EventView, Scratch};
+
+/// One result of a walk, in trace order.
+pub enum Item<T> {
+    /// A chunk read intact, with what the work made of it.
+    Chunk {
+        /// Its header.
+        info: ChunkInfo,
+        /// Its compressed size in bytes.
+        bytes: u64,
+        /// The work's result.
+        out: T,
+    },
+    /// Damage or a broken link, where it was met; the walk goes on.
+    Problem(ReadError),
+    /// A problem found when the trace was opened (truncation, a missing
+    /// index or segment), as text.
+    Notice(String),
+}
+
+/// Chunks handed to the pool at once, per thread: enough to keep every
+/// thread busy, few enough to bound memory (each chunk is up to a few MiB).
+const WINDOW_PER_THREAD: usize = 4;
+
+/// Runs `work` on every chunk of `reader` on `pool` and calls `sink` with
+/// the results in trace order.
+pub fn for_each_chunk<T: Send>(
+    reader: &TraceReader,
+    pool: &rayon::ThreadPool,
+    work: impl Fn(&Chunk) -> T + Sync,
+    mut sink: impl FnMut(Item<T>),
+) {
+    for n in reader.notices() {
+        sink(Item::Notice(n.to_string()));
+    }
+    let window = pool.current_num_threads().max(1) * WINDOW_PER_THREAD;
+    let mut chain = ChainChecker::default();
+    for locs in reader.locations().chunks(window) {
+        let results: Vec<ChunkResult<T>> = pool.install(|| {
+            locs.par_iter()
+                .map(|loc| {
+                    let c = reader.read_chunk(loc)?;
+                    let out = work(&c);
+                    Ok((c.info(), c.hash(), out))
+                })
+                .collect()
+        });
+        for (loc, r) in locs.iter().zip(results) {
+            deliver(loc, r, &mut chain, &mut sink);
+        }
+    }
+}
+
+/// A chunk's header, hash and work result, or why it could not be read.
+type ChunkResult<T> = Result<(ChunkInfo, [u8; 32], T), ReadError>;
+
+fn deliver<T>(
+    loc: &ChunkLocation,
+    r: ChunkResult<T>,
+    chain: &mut ChainChecker,
+    sink: &mut impl FnMut(Item<T>),
+) {
+    match r {
+        Ok((info, hash, out)) => {
+            for p in chain.check_parts(&info, hash) {
+                sink(Item::Problem(p));
+            }
+            sink(Item::Chunk {
+                info,
+                bytes: loc.compressed_len,
+                out,
+            });
+        }
+        Err(e) => {
+            chain.skip(loc.expected.as_ref().map(|e| e.seq));
+            sink(Item::Problem(e));
+        }
+    }
+}
+
+/// Whether an event is looked at before its effect on the state is applied:
+/// `close` (its fd is gone after) and a thread's exit (its process too).
+/// Every other event is looked at after: an `open` names the fd it created,
+/// an `execve` shows the new image, a new process its own pid.
+fn view_before_apply(ev: &Event) -> bool {
+    match &ev.body {
+        EventBody::Syscall(s) => matches!(s.id, sysno::CLOSE | sysno::CLOSE_RANGE),
+        EventBody::ThreadExit(_) => true,
+        _ => false,
+    }
+}
+
+/// Rebuilds the state of one chunk from its snapshot and calls `visit`
+/// with a view of each event, in order. Returns the number of events.
+pub fn walk_chunk(chunk: &Chunk, mut visit: impl FnMut(&mut EventView<'_>)) -> u64 {
+    let model = chunk.to_model();
+    let info = &model.info;
+    let ctx = TraceContext::from_meta(&model.meta);
+    let mut state = State::new(ClockAnchor {
+        mono_ns: info.mono_anchor_ns,
+        wall_ns: info.wall_anchor_ns,
+    });
+    for p in model.snapshot.processes {
+        state.seed(p);
+    }
+    let mut scratch = Scratch::default();
+    let mut prev_wall = 0;
+    for (i, ev) in model.events.iter().enumerate() {
+        let num = info.first_event + i as u64 + 1;
+        let wall = info.wall_ns(ev.ts);
+        let before = view_before_apply(ev);
+        if !before {
+            state.apply(ev);
+        }
+        {
+            let mut view = EventView::new(&ctx, &state, ev, num, wall, prev_wall, &mut scratch);
+            visit(&mut view);
+        }
+        if before {
+            state.apply(ev);
+        }
+        prev_wall = wall;
+    }
+    model.events.len() as u64
+}
