@@ -4,44 +4,6 @@
 use e2e_tests::capture_support::*;
 use trace_format::model::{FdKind, Value, result_index};
 
-const PINGPONG: &str = r#"
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <stdio.h>
-#include <string.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
-int main(void) {
-    int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in a = {0};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (bind(s, (struct sockaddr *)&a, sizeof a) || listen(s, 8)) return 10;
-    socklen_t l = sizeof a;
-    getsockname(s, (struct sockaddr *)&a, &l);
-    pid_t p = fork();
-    if (p == 0) {
-        int c = socket(AF_INET, SOCK_STREAM, 0);
-        if (connect(c, (struct sockaddr *)&a, sizeof a)) _exit(11);
-        write(c, "ping", 4);
-        char b[8];
-        if (read(c, b, sizeof b) != 4 || memcmp(b, "pong", 4)) _exit(12);
-        close(c);
-        _exit(0);
-    }
-    struct sockaddr_in peer;
-    socklen_t pl = sizeof peer;
-    int c = accept4(s, (struct sockaddr *)&peer, &pl, SOCK_CLOEXEC);
-    char b[8];
-    if (read(c, b, sizeof b) != 4) return 13;
-    write(c, "pong", 4);
-    int st;
-    waitpid(p, &st, 0);
-    close(c);
-    return WEXITSTATUS(st);
-}
-"#;
 
 fn sockaddr(v: Option<&Value>) -> Option<(Vec<u8>, u16)> {
     match v? {
