@@ -4,7 +4,6 @@
 use e2e_tests::capture_support::*;
 use trace_format::model::{FdKind, Value, result_index};
 
-
 fn sockaddr(v: Option<&Value>) -> Option<(Vec<u8>, u16)> {
     match v? {
         Value::SockAddr(a) => Some((a.addr.clone(), a.port)),

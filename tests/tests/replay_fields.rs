@@ -43,7 +43,10 @@ fn failed_open_still_names_the_file() {
         return;
     }
     let w = Work::new();
-    record(&w, &["sh", "-c", "cat /nonexistent/sysrec-x 2>/dev/null; true"]);
+    record(
+        &w,
+        &["sh", "-c", "cat /nonexistent/sysrec-x 2>/dev/null; true"],
+    );
     let evs = matching(
         &w,
         "evt.type=openat and fd.name=/nonexistent/sysrec-x and fd.num=-1 and fd.typechar=f and evt.res=ENOENT and evt.failed=true",
@@ -59,7 +62,10 @@ fn process_fields() {
         return;
     }
     let w = Work::new();
-    record(&w, &["sh", "-c", "cd /tmp && cat /etc/hostname > /dev/null"]);
+    record(
+        &w,
+        &["sh", "-c", "cd /tmp && cat /etc/hostname > /dev/null"],
+    );
     // proc.aname without an index matches any ancestor; proc.cwd ends
     // with a slash; proc.cmdline is comm + args; user.name comes from the
     // passwd data recorded with the trace.
@@ -117,7 +123,9 @@ fn socket_names_put_the_client_first() {
     let sport = server.rsplit(':').next().unwrap();
     let on_server = matching(
         &w,
-        &format!("evt.type=read and fd.sport={sport} and fd.is_server=true and fd.l4proto=tcp and fd.typechar=4 and fd.sip=127.0.0.1"),
+        &format!(
+            "evt.type=read and fd.sport={sport} and fd.is_server=true and fd.l4proto=tcp and fd.typechar=4 and fd.sip=127.0.0.1"
+        ),
     );
     assert_eq!(on_server.len(), 1, "{on_server:?}");
     // fd.ip and fd.port match either end.
@@ -148,11 +156,14 @@ fn listing_reads_like_strace() {
         .find(|l| l.contains(" openat("))
         .unwrap_or_else(|| panic!("{text}"));
     assert!(
-        open.contains("cat(") && open.contains("name=/etc/hostname flags=O_RDONLY") && open.contains(" = 3 [/etc/hostname]"),
+        open.contains("cat(")
+            && open.contains("name=/etc/hostname flags=O_RDONLY")
+            && open.contains(" = 3 [/etc/hostname]"),
         "{open}"
     );
     assert!(
-        text.lines().any(|l| l.contains(" read(fd=3(/etc/hostname) data=")),
+        text.lines()
+            .any(|l| l.contains(" read(fd=3(/etc/hostname) data=")),
         "{text}"
     );
     // The summary goes to stderr, never into the listing.
@@ -209,9 +220,16 @@ fn around_an_alert_shows_the_process_tree() {
         OsStr::new("--pid"),
         OsStr::new(&pid),
     ]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("openat(") && text.contains("/etc/shadow"), "{text}");
+    assert!(
+        text.contains("openat(") && text.contains("/etc/shadow"),
+        "{text}"
+    );
     // The parent shell is in the tree; its other child `ls` is not.
     assert!(text.lines().any(|l| l.contains(" sh(")), "{text}");
     assert!(!text.lines().any(|l| l.contains(" ls(")), "{text}");
@@ -224,6 +242,10 @@ fn around_an_alert_shows_the_process_tree() {
         OsStr::new("--window"),
         OsStr::new("1ms"),
     ]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("/etc/shadow"));
 }
