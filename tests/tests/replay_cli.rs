@@ -208,3 +208,39 @@ fn usage_errors() {
         assert!(err.contains(must), "{args:?}: {err}");
     }
 }
+
+#[test]
+fn the_readme_sample_raises_its_four_alerts() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let trace = root.join("samples/traces/incident.zst");
+    let rules = root.join("samples/rules/falco_rules.yaml");
+    let out = replay(&[
+        trace.as_os_str(),
+        OsStr::new("--rules"),
+        rules.as_os_str(),
+        OsStr::new("--json"),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let alerts: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let mut names = rule_names(&alerts);
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "Create Symlink Over Sensitive Files",
+            "Execution from /dev/shm",
+            "Read sensitive file untrusted",
+            "Search Private Keys or Passwords"
+        ]
+    );
+    // The copy in samples/ is Falco's file as shipped in ../shared.
+    let shipped = std::fs::read(root.join("../shared/falco-rules/falco_rules.yaml")).unwrap();
+    assert_eq!(std::fs::read(&rules).unwrap(), shipped);
+}

@@ -107,10 +107,15 @@ pub fn anon(kind: FdKind, name: &str, flags: u32) -> Entry {
 /// `cip:cport->sip:sport` (client first), a unix socket's path, a
 /// listening socket's `ip:port`.
 pub fn display_name(e: &Entry) -> Vec<u8> {
-    let Some(s) = &e.fd.socket else {
-        return e.fd.path.clone();
+    fd_display_name(&e.fd)
+}
+
+/// [`display_name`] of a model [`Fd`].
+pub fn fd_display_name(fd: &Fd) -> Vec<u8> {
+    let Some(s) = &fd.socket else {
+        return fd.path.clone();
     };
-    match e.fd.kind {
+    match fd.kind {
         FdKind::Ipv4Socket | FdKind::Ipv6Socket => {
             let local = endpoint(&s.local_addr, s.local_port);
             if s.listening || s.remote_addr.is_empty() {

@@ -18,7 +18,7 @@ use trace_format::model::{
     result_index,
 };
 use trace_format::state::State;
-use trace_format::state::fd_table::{Entry, display_name};
+use trace_format::state::fd_table::{display_name, fd_display_name};
 use trace_format::state::process_table::Proc;
 use trace_format::syscalls::{self, ArgKind, ArgRef, Syscall, group};
 
@@ -240,9 +240,12 @@ impl<'a> EventView<'a> {
     fn fd_name(&self, buf: &mut String) -> bool {
         match self.focus {
             Focus::None => false,
+            Focus::Fd(fd) if fd.socket.is_none() => {
+                args::push_text(buf, &fd.path);
+                true
+            }
             Focus::Fd(fd) => {
-                let e = Entry { fd: fd.clone() };
-                args::push_text(buf, &display_name(&e));
+                args::push_text(buf, &fd_display_name(fd));
                 true
             }
             Focus::Named { name, .. } => {
