@@ -953,19 +953,24 @@ impl FieldSource for EventView<'_> {
             F::ProcAname | F::ProcAexe | F::ProcAexepath | F::ProcApid | F::ProcAcmdline
                 if f.arg == FieldArg::None =>
             {
-                let mut procs: Vec<&Proc> = Vec::new();
-                self.ancestors(&mut |p| {
-                    procs.push(p);
-                    true
-                });
-                for p in procs {
-                    let go = match self.proc_value(f.id, p) {
-                        Some(v) => visit(v),
-                        None => true,
-                    };
-                    if !go {
+                // Walked here rather than with `ancestors` so that no list
+                // is built: this runs for every `proc.aname in (...)`.
+                let table = self.state.table();
+                let Some(mut p) = self.proc() else { return };
+                for _ in 0..MAX_DEPTH {
+                    let ppid = p.info.ppid;
+                    if ppid <= 0 || ppid == p.info.pid {
                         return;
                     }
+                    let Some(parent) = table.process(ppid) else {
+                        return;
+                    };
+                    if let Some(v) = self.proc_value(f.id, parent)
+                        && !visit(v)
+                    {
+                        return;
+                    }
+                    p = parent;
                 }
             }
             F::FdIp | F::FdPort | F::FdNet => {
