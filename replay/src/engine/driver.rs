@@ -19,7 +19,7 @@ use rayon::prelude::*;
 use trace_format::model::{Event, EventBody};
 use trace_format::reader::{ChainChecker, ChunkLocation};
 use trace_format::state::{ClockAnchor, State, sysno};
-use trace_format::{Chunk, ChunkInfo, ReadError, TraceReader};
+use trace_format::{Chunk, ChunkInfo, ReadError, TraceReader, decode};
 
 use super::context::TraceContext;
 use super::view::{EventView, Scratch};
@@ -117,33 +117,40 @@ fn view_before_apply(ev: &Event) -> bool {
 /// Rebuilds the state of one chunk from its snapshot and calls `visit`
 /// with a view of each event, in order. Returns the number of events.
 pub fn walk_chunk(chunk: &Chunk, mut visit: impl FnMut(&mut EventView<'_>)) -> u64 {
-    let model = chunk.to_model();
-    let info = &model.info;
-    let ctx = TraceContext::from_meta(&model.meta);
+    let info = chunk.info();
+    let ctx = TraceContext::from_meta(&chunk.meta());
     let mut state = State::new(ClockAnchor {
         mono_ns: info.mono_anchor_ns,
         wall_ns: info.wall_anchor_ns,
     });
-    for p in model.snapshot.processes {
+    for p in chunk.snapshot().processes {
         state.seed(p);
     }
     let mut scratch = Scratch::default();
     let mut prev_wall = 0;
-    for (i, ev) in model.events.iter().enumerate() {
+    let mut n = 0;
+    // Events are decoded one at a time, not as a whole chunk: less memory
+    // and the event is still in cache when it is evaluated. An event of a
+    // kind this version does not know is skipped but keeps its number.
+    for (i, raw) in chunk.events().iter().enumerate() {
+        let Some(ev) = decode::event(raw) else {
+            continue;
+        };
+        n += 1;
         let num = info.first_event + i as u64 + 1;
         let wall = info.wall_ns(ev.ts);
-        let before = view_before_apply(ev);
+        let before = view_before_apply(&ev);
         if !before {
-            state.apply(ev);
+            state.apply(&ev);
         }
         {
-            let mut view = EventView::new(&ctx, &state, ev, num, wall, prev_wall, &mut scratch);
+            let mut view = EventView::new(&ctx, &state, &ev, num, wall, prev_wall, &mut scratch);
             visit(&mut view);
         }
         if before {
-            state.apply(ev);
+            state.apply(&ev);
         }
         prev_wall = wall;
     }
-    model.events.len() as u64
+    n
 }
