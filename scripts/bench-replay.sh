@@ -11,7 +11,7 @@
 # ratios, not absolute figures).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-secs=${1:-5}
+secs=${1:-20}
 runs=${2:-3}
 rules=../shared/falco-rules
 out=target/bench-replay
@@ -48,7 +48,7 @@ http {
 }
 CONF
   rm -f "$trace"
-  "$cap" -q -o "$trace" -- nginx -c "$dir/nginx.conf" -p "$dir" &
+  "$cap" -q --chunk-size 1M -o "$trace" -- nginx -c "$dir/nginx.conf" -p "$dir" &
   cpid=$!
   for _ in $(seq 100); do
     curl -s -o /dev/null "http://127.0.0.1:$port/index.html" 2>/dev/null && break
