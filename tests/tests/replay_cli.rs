@@ -244,3 +244,41 @@ fn the_readme_sample_raises_its_four_alerts() {
     let shipped = std::fs::read(root.join("../shared/falco-rules/falco_rules.yaml")).unwrap();
     assert_eq!(std::fs::read(&rules).unwrap(), shipped);
 }
+
+#[test]
+fn min_priority_and_rule_matching() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let trace = root.join("samples/traces/incident.zst");
+    let rules = falco_rules();
+    let count = |extra: &[&str]| {
+        let mut a = vec![trace.clone().into_os_string()];
+        for r in &rules {
+            a.push("--rules".into());
+            a.push(r.clone().into_os_string());
+        }
+        a.extend(extra.iter().map(Into::into));
+        let out = run(&a);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).lines().count()
+    };
+    let first = count(&["-q"]);
+    let all = count(&["-q", "--rule-matching", "all"]);
+    assert!(first >= 4, "{first}");
+    assert!(all >= first, "{all} < {first}");
+    // Every alert of the sample is a Warning or below.
+    assert_eq!(count(&["-q", "--min-priority", "error"]), 0);
+    assert_eq!(count(&["-q", "--min-priority", "WARNING"]), first);
+    let out = run(&[
+        trace.clone().into_os_string(),
+        "--rules".into(),
+        rules[0].clone().into_os_string(),
+        "--min-priority".into(),
+        "loud".into(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a priority"));
+}
