@@ -52,7 +52,9 @@ impl TraceContext {
         if self.container_id.is_empty() {
             "host"
         } else {
-            &self.container_id[..self.container_id.len().min(12)]
+            // Ids are hex; a crafted trace may hold anything, so never cut
+            // inside a character.
+            self.container_id.get(..12).unwrap_or(&self.container_id)
         }
     }
 
