@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
+use trace_format::syscalls::{SetError, SyscallSet, parse_set};
 
 /// `capture`: record every syscall of a workload into a trace file.
 #[derive(Debug, Parser)]
@@ -49,6 +50,13 @@ pub struct Args {
     #[arg(short, long)]
     pub verbose: bool,
 
+    /// Syscalls to record: all (default), falco, file, net, process, or a
+    /// comma list of sets and syscall names. State-changing syscalls are
+    /// always recorded. Other than `all`, a seccomp filter makes the rest
+    /// run without stopping (launch mode; with --pid they still stop).
+    #[arg(long, value_name = "SET", default_value = "all")]
+    pub syscalls: String,
+
     /// The command to launch and record.
     #[arg(last = true, value_name = "CMD")]
     pub cmd: Vec<OsString>,
@@ -74,6 +82,28 @@ pub struct Config {
     pub verbose: bool,
     /// capture's own command line, for the trace metadata.
     pub command_line: Vec<String>,
+    /// `--syscalls`: `None` records every syscall (`all`, unknown numbers
+    /// included); otherwise the set, `STATE` syscalls included.
+    pub syscalls: Option<SyscallSet>,
+    /// `--syscalls` as given, for the trace metadata.
+    pub syscall_spec: String,
+}
+
+impl Config {
+    /// Things the user should know before the run starts (printed by the
+    /// binary unless `-q`).
+    pub fn notices(&self) -> Vec<String> {
+        let mut v = Vec::new();
+        if matches!(self.target, Target::Attach(_)) && self.syscalls.is_some() {
+            v.push(format!(
+                "--syscalls {}: with --pid no seccomp filter can be installed (a running \
+                 process must install it itself), so every syscall still stops; only the \
+                 selected ones are recorded",
+                self.syscall_spec
+            ));
+        }
+        v
+    }
 }
 
 /// Invalid command-line input.
@@ -87,6 +117,8 @@ pub enum OptionError {
     Zero(&'static str),
     #[error("invalid pid `{0}`")]
     Pid(i32),
+    #[error("--syscalls: {0}")]
+    Syscalls(#[from] SetError),
 }
 
 /// Parses `123`, `64K`, `100M`, `2G` (binary multiples, optional `B`/`iB`).
@@ -134,7 +166,11 @@ impl Args {
         if chunk_bytes == Some(0) {
             return Err(OptionError::Zero("chunk-size"));
         }
+        let set = parse_set(&self.syscalls)?;
+        let all = self.syscalls.split(',').any(|i| i.trim() == "all");
         Ok(Config {
+            syscalls: (!all).then_some(set),
+            syscall_spec: self.syscalls.trim().to_string(),
             target,
             output: self.output,
             snaplen: self.snaplen,
@@ -187,5 +223,21 @@ mod tests {
         assert!(parse(&["capture", "--pid", "1", "--", "ls"]).is_err());
         assert!(parse(&["capture", "--rotate-size", "0", "--", "ls"]).is_err());
         assert!(parse(&["capture", "--chunk-size", "x", "--", "ls"]).is_err());
+    }
+
+    #[test]
+    fn syscall_sets() {
+        let c = parse(&["capture", "--", "ls"]).unwrap_or_else(|e| panic!("{e}"));
+        assert!(c.syscalls.is_none());
+        assert_eq!(c.syscall_spec, "all");
+        let c =
+            parse(&["capture", "--syscalls", "net", "--", "ls"]).unwrap_or_else(|e| panic!("{e}"));
+        let set = c.syscalls.unwrap_or_else(|| panic!("a set"));
+        assert!(set.contains(42) && set.contains(33), "connect, dup2");
+        let c = parse(&["capture", "--syscalls", "file,all", "--", "ls"])
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(c.syscalls.is_none());
+        let e = parse(&["capture", "--syscalls", "opnat", "--", "ls"]).unwrap_err();
+        assert!(e.contains("did you mean `openat`"), "{e}");
     }
 }

@@ -40,7 +40,7 @@ use trace_format::model::{
     Event, EventBody, Exec, Marker, MarkerKind, Param, ProcessStart, SignalAction, SignalEvent,
     SockAddr, SyscallEvent, ThreadExit, Value, result_index,
 };
-use trace_format::syscalls;
+use trace_format::syscalls::{self, SyscallSet};
 
 use crate::arch;
 use crate::clock::mono_ns;
@@ -118,6 +118,11 @@ pub struct Tracer {
     detaching: bool,
     detached: u64,
     sink_failed: Option<CaptureError>,
+    /// `--syscalls`: `None` records every syscall.
+    set: Option<SyscallSet>,
+    /// A seccomp filter selects the syscalls that stop (launch mode with a
+    /// set): threads run with `PTRACE_CONT` unless a syscall is pending.
+    seccomp: bool,
     pub stats: Stats,
     _not_send: PhantomData<*const ()>,
 }
@@ -161,9 +166,22 @@ impl Tracer {
             detaching: false,
             detached: 0,
             sink_failed: None,
+            set: None,
+            seccomp: false,
             stats: Stats::default(),
             _not_send: PhantomData,
         }
+    }
+
+    /// Records only the syscalls of `set` (`None`: all). With `seccomp`, the
+    /// tracees run under the filter built from the same set: the entry of a
+    /// recorded syscall is a `PTRACE_EVENT_SECCOMP` stop, and threads are
+    /// resumed with `PTRACE_CONT` except between such a stop and the
+    /// syscall's exit.
+    pub fn with_syscalls(mut self, set: Option<SyscallSet>, seccomp: bool) -> Tracer {
+        self.seccomp = seccomp && set.is_some();
+        self.set = set;
+        self
     }
 
     /// Sends an event to the writer, then applies it to the tracer's state.
@@ -266,10 +284,19 @@ impl Tracer {
         self.marker(MarkerKind::TracerError, 0, what);
     }
 
-    /// Resumes with PTRACE_SYSCALL; a vanished tracee is not an error (its
-    /// death is reported by wait).
+    /// Resumes with `PTRACE_SYSCALL`, or under a seccomp filter with
+    /// `PTRACE_CONT` unless the thread is inside a recorded syscall (whose
+    /// exit stop is wanted); a vanished tracee is not an error (its death is
+    /// reported by wait).
     fn resume(&mut self, tid: i32, sig: i32) {
-        match ptrace::resume_syscall(tid, sig) {
+        let syscall_stops =
+            !self.seccomp || self.threads.get(&tid).is_some_and(|t| t.entry.is_some());
+        let r = if syscall_stops {
+            ptrace::resume_syscall(tid, sig)
+        } else {
+            ptrace::resume_cont(tid, sig)
+        };
+        match r {
             Ok(()) | Err(CaptureError::TraceeDied { .. }) => {}
             Err(e) => self.tracer_error(e.to_string()),
         }
@@ -382,9 +409,23 @@ impl Tracer {
             }
         };
         match info {
-            SyscallInfo::Entry { arch, nr, args } => {
+            SyscallInfo::Entry { arch, nr, args } | SyscallInfo::Seccomp { arch, nr, args } => {
+                let seccomp_stop = matches!(info, SyscallInfo::Seccomp { .. });
+                let pending = self.threads.get(&tid).is_some_and(|t| t.entry.is_some());
+                if pending && (seccomp_stop || self.seccomp) {
+                    // The same syscall seen twice: a seccomp stop after its
+                    // syscall-entry stop (a workload's own RET_TRACE filter
+                    // without ours), or an entry stop after our seccomp
+                    // stop (kernels before 4.8). The first one counts.
+                    self.resume(tid, 0);
+                    return;
+                }
                 let ts = mono_ns();
                 let id = arch::canonical_id(arch, nr);
+                let wanted = match (id, &self.set) {
+                    (Some(id), Some(set)) => set.contains(id),
+                    _ => true,
+                };
                 if let Some(t) = self.threads.get_mut(&tid)
                     && t.prelude
                 {
@@ -393,6 +434,26 @@ impl Tracer {
                         return;
                     }
                     t.prelude = false;
+                }
+                if id.is_none() {
+                    self.stats.foreign_syscalls += 1;
+                }
+                if !wanted || id.is_none() {
+                    // Not recorded. Under a filter nothing is kept (the exit
+                    // is not wanted: `PTRACE_CONT`); otherwise an entry
+                    // without id marks the exit as expected.
+                    if !self.seccomp
+                        && let Some(t) = self.threads.get_mut(&tid)
+                    {
+                        t.entry = Some(Entry {
+                            id: None,
+                            args,
+                            ts,
+                            params: Vec::new(),
+                        });
+                    }
+                    self.resume(tid, 0);
+                    return;
                 }
                 let pid = self.pid_of(tid);
                 let (args, params) = match id {
@@ -418,10 +479,7 @@ impl Tracer {
                         };
                         (args, params)
                     }
-                    None => {
-                        self.stats.foreign_syscalls += 1;
-                        (args, Vec::new())
-                    }
+                    None => (args, Vec::new()),
                 };
                 if let Some(t) = self.threads.get_mut(&tid) {
                     t.entry = Some(Entry {
@@ -439,7 +497,7 @@ impl Tracer {
                     None => self.stats.unmatched_exits += 1,
                 }
             }
-            SyscallInfo::Seccomp { .. } | SyscallInfo::None => {}
+            SyscallInfo::None => {}
         }
         self.resume(tid, 0);
     }
@@ -484,6 +542,8 @@ impl Tracer {
 
     fn on_event(&mut self, tid: i32, ev: i32) {
         match ev {
+            // A syscall entry selected by the filter (resumed there).
+            event::SECCOMP => return self.on_syscall(tid),
             event::FORK | event::VFORK | event::CLONE => self.on_new_child(tid, ev),
             event::EXEC => self.on_exec(tid),
             event::EXIT => {
