@@ -1,0 +1,261 @@
+//! `capture --syscalls SET`: each set records exactly the syscalls it
+//! promises (the set plus the state-changing syscalls), nothing else, and
+//! the process and fd state stays exact (a socket `dup2`ed under `net` still
+//! has its address).
+
+use std::collections::BTreeMap;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use e2e_tests::capture_support::*;
+use trace_format::model::{EventBody, FdKind, Value, result_index};
+use trace_format::syscalls::{self, parse_set};
+
+/// File, network and process work: open/read/close, a UDP socket connected
+/// to 127.0.0.1:9 then `dup2`ed to fd 10 and used through fd 10, a fork
+/// whose child execs `/bin/true`, and enough sends to fill several chunks.
+const MIXED: &str = r#"
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+int main(void) {
+    char b[64];
+    for (int i = 0; i < 5; i++) {
+        int fd = open("/etc/hostname", O_RDONLY);
+        if (fd < 0) return 10;
+        read(fd, b, sizeof b);
+        close(fd);
+    }
+    int s = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in a = {0};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(9);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(s, (struct sockaddr *)&a, sizeof a)) return 11;
+    if (dup2(s, 10) != 10) return 12;
+    close(s);
+    for (int i = 0; i < 200; i++) {
+        send(10, "0123456789abcdef", 16, MSG_DONTWAIT);
+        getpid();
+    }
+    pid_t p = fork();
+    if (p == 0) {
+        execl("/bin/true", "true", (char *)0);
+        _exit(13);
+    }
+    int st;
+    waitpid(p, &st, 0);
+    return WEXITSTATUS(st);
+}
+"#;
+
+/// Per syscall id, how many syscall events a trace holds; and the counts of
+/// process start, exec and thread exit events.
+fn counts(t: &Trace) -> (BTreeMap<u16, usize>, [usize; 3]) {
+    let mut by_id = BTreeMap::new();
+    let mut lifecycle = [0; 3];
+    for e in &t.events {
+        match &e.body {
+            EventBody::Syscall(s) => *by_id.entry(s.id).or_insert(0) += 1,
+            EventBody::ProcessStart(_) => lifecycle[0] += 1,
+            EventBody::Exec(_) => lifecycle[1] += 1,
+            EventBody::ThreadExit(_) => lifecycle[2] += 1,
+            _ => {}
+        }
+    }
+    (by_id, lifecycle)
+}
+
+fn name(id: u16) -> String {
+    syscalls::name(id)
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("syscall_{id}"))
+}
+
+/// Records `bin` with `--syscalls spec`.
+fn record(bin: &str, spec: &str) -> Trace {
+    let w = Work::new();
+    let out = w.capture(&["-q", "--chunk-size", "4K", "--syscalls", spec], &[bin]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "--syscalls {spec}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let t = w.trace();
+    assert_eq!(t.meta.syscall_set, spec, "the set is in the metadata");
+    t
+}
+
+/// The state every set must get right: fd 10 of the main process is the
+/// connected UDP socket, named in events and in a later chunk's snapshot.
+fn check_fd_state(spec: &str, t: &Trace) {
+    let main_pid = t
+        .events
+        .iter()
+        .find(|e| matches!(e.body, EventBody::Exec(_)))
+        .map(|e| e.pid)
+        .unwrap_or_else(|| panic!("{spec}: no exec"));
+    assert!(
+        t.snapshots.len() > 2,
+        "{spec}: several chunks ({})",
+        t.snapshots.len()
+    );
+    let in_snapshot = t
+        .snapshots
+        .iter()
+        .flat_map(|s| s.processes.iter())
+        .filter(|p| p.pid == main_pid)
+        .any(|p| {
+            p.fds.iter().any(|f| {
+                f.num == 10
+                    && f.kind == FdKind::Ipv4Socket
+                    && f.socket
+                        .as_ref()
+                        .is_some_and(|s| s.remote_port == 9 && s.remote_addr == [127, 0, 0, 1])
+            })
+        });
+    assert!(
+        in_snapshot,
+        "{spec}: fd 10 is the connected socket in a snapshot"
+    );
+    // Where sends are recorded, they name the socket through fd 10.
+    for (_, s) in t.syscalls("sendto") {
+        match param(s, result_index::FD_NAME) {
+            Some(Value::Str(n)) => {
+                let n = String::from_utf8_lossy(n);
+                assert!(n.ends_with("->127.0.0.1:9"), "{spec}: sendto fd name {n}");
+            }
+            other => panic!("{spec}: sendto without fd name: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn each_set_records_what_it_promises_and_nothing_else() {
+    if !ptrace_permitted() {
+        return;
+    }
+    let w = Work::new();
+    let Some(bin) = w.cc("mixed", MIXED, &[]) else {
+        return;
+    };
+    let bin = bin.to_str().unwrap_or_default().to_string();
+    let all = record(&bin, "all");
+    let (all_counts, all_life) = counts(&all);
+    check_fd_state("all", &all);
+    for spec in ["falco", "file", "net", "process", "read,getpid"] {
+        let t = record(&bin, spec);
+        let set = parse_set(spec).unwrap_or_else(|e| panic!("{e}"));
+        let (got, life) = counts(&t);
+        // Nothing outside the set.
+        let extra: Vec<String> = got
+            .keys()
+            .filter(|id| !set.contains(**id))
+            .map(|id| name(*id))
+            .collect();
+        assert!(extra.is_empty(), "{spec} recorded {extra:?}");
+        // Everything inside it, as often as `all` saw it.
+        for (id, n) in &all_counts {
+            if set.contains(*id) {
+                assert_eq!(
+                    got.get(id).copied().unwrap_or(0),
+                    *n,
+                    "{spec}: count of {}",
+                    name(*id)
+                );
+            }
+        }
+        assert_eq!(life, all_life, "{spec}: process lifecycle events");
+        check_fd_state(spec, &t);
+    }
+    // Sanity of the comparison: the sets really differ.
+    let net = counts(&record(&bin, "net")).0;
+    assert!(net.contains_key(&44), "net records sendto");
+    assert!(!net.contains_key(&0), "net does not record read");
+    assert!(
+        net.contains_key(&33),
+        "dup2 is a state change, always recorded"
+    );
+}
+
+const LOOP: &str = r#"
+#include <fcntl.h>
+#include <unistd.h>
+int main(void) {
+    for (;;) {
+        int f = open("/etc/hostname", O_RDONLY);
+        char b[8];
+        if (f >= 0) { read(f, b, sizeof b); close(f); }
+        getppid();
+        usleep(10000);
+    }
+}
+"#;
+
+struct Killer(std::process::Child);
+impl Drop for Killer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn attach_with_a_set_says_unselected_syscalls_still_stop() {
+    if !ptrace_permitted() {
+        return;
+    }
+    let w = Work::new();
+    let Some(bin) = w.cc("loop", LOOP, &[]) else {
+        return;
+    };
+    let target = Killer(
+        Command::new(&bin)
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn: {e}")),
+    );
+    let pid = target.0.id();
+    let mut cap = Command::new(capture_bin())
+        .arg("-o")
+        .arg(w.trace_path())
+        .args(["-q", "--syscalls", "getppid", "--pid", &pid.to_string()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn capture: {e}"));
+    assert!(
+        wait_until(LIMIT, || status_field(pid, "TracerPid")
+            .is_some_and(|t| t == cap.id().to_string())),
+        "capture attached"
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    kill(cap.id(), libc::SIGINT);
+    let st = wait_child(&mut cap, LIMIT);
+    assert!(st.success(), "capture exits 0 after detaching");
+    let mut err = String::new();
+    if let Some(mut e) = cap.stderr.take() {
+        use std::io::Read;
+        let _ = e.read_to_string(&mut err);
+    }
+    assert!(
+        err.contains("every syscall still stops"),
+        "plain notice: {err}"
+    );
+    let t = w.trace();
+    let (got, _) = counts(&t);
+    let set = parse_set("getppid").unwrap_or_else(|e| panic!("{e}"));
+    assert!(got.contains_key(&110), "getppid recorded: {got:?}");
+    assert!(got.contains_key(&3), "close (state) recorded: {got:?}");
+    let extra: Vec<String> = got
+        .keys()
+        .filter(|id| !set.contains(**id))
+        .map(|id| name(*id))
+        .collect();
+    assert!(extra.is_empty(), "recorded outside the set: {extra:?}");
+}
