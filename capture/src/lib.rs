@@ -53,6 +53,7 @@ pub mod mem;
 pub mod meta;
 pub mod options;
 pub mod path;
+pub mod placement;
 pub mod procfs;
 pub mod ptrace;
 pub mod seccomp;
@@ -237,6 +238,9 @@ pub fn run(config: &Config) -> Result<Report> {
 
     let (mut tracer, launched) = match (&config.target, exe) {
         (Target::Launch(argv), Some(exe)) => {
+            // `shared`: the tracer pins itself now, the child inherits it.
+            let mut placement = placement::Placement::new(config.cpu_affinity);
+            placement.before_launch();
             let l = match launch::launch(&exe, argv, &orig_mask, filter.as_ref()) {
                 Ok(l) => l,
                 Err(e) => {
@@ -265,7 +269,8 @@ pub fn run(config: &Config) -> Result<Report> {
                 sink,
                 config.snaplen as usize,
             )
-            .with_syscalls(config.syscalls.clone(), filter.is_some());
+            .with_syscalls(config.syscalls.clone(), filter.is_some())
+            .with_placement(placement);
             if let Err(e) = l.go() {
                 let (sink, _, _) = t.into_sink();
                 let _ = sink.finish();
@@ -295,7 +300,8 @@ pub fn run(config: &Config) -> Result<Report> {
                 sink,
                 config.snaplen as usize,
             )
-            .with_syscalls(config.syscalls.clone(), false);
+            .with_syscalls(config.syscalls.clone(), false)
+            .with_placement(placement::Placement::new(config.cpu_affinity));
             t.marker(
                 MarkerKind::Attach,
                 tids.len() as u64,

@@ -9,6 +9,8 @@ use std::time::Duration;
 use clap::Parser;
 use trace_format::syscalls::{SetError, SyscallSet, parse_set};
 
+use crate::placement::CpuAffinity;
+
 /// `capture`: record every syscall of a workload into a trace file.
 #[derive(Debug, Parser)]
 #[command(
@@ -57,6 +59,11 @@ pub struct Args {
     #[arg(long, value_name = "SET", default_value = "all")]
     pub syscalls: String,
 
+    /// Placement of the tracer thread: follow (the tracee's CPU), shared
+    /// (tracer and workload pinned to one CPU: restricts the workload), none.
+    #[arg(long, value_enum, value_name = "POLICY", default_value_t = CpuAffinity::Follow)]
+    pub cpu_affinity: CpuAffinity,
+
     /// The command to launch and record.
     #[arg(last = true, value_name = "CMD")]
     pub cmd: Vec<OsString>,
@@ -87,6 +94,7 @@ pub struct Config {
     pub syscalls: Option<SyscallSet>,
     /// `--syscalls` as given, for the trace metadata.
     pub syscall_spec: String,
+    pub cpu_affinity: CpuAffinity,
 }
 
 impl Config {
@@ -171,6 +179,7 @@ impl Args {
         Ok(Config {
             syscalls: (!all).then_some(set),
             syscall_spec: self.syscalls.trim().to_string(),
+            cpu_affinity: self.cpu_affinity,
             target,
             output: self.output,
             snaplen: self.snaplen,

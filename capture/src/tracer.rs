@@ -46,6 +46,7 @@ use crate::arch;
 use crate::clock::mono_ns;
 use crate::decode::{self, Ctx};
 use crate::error::{CaptureError, Result};
+use crate::placement::{CpuAffinity, Placement};
 use crate::procfs;
 use crate::ptrace::{self, Stop, SyscallInfo, event};
 use crate::signals;
@@ -123,6 +124,7 @@ pub struct Tracer {
     /// A seccomp filter selects the syscalls that stop (launch mode with a
     /// set): threads run with `PTRACE_CONT` unless a syscall is pending.
     seccomp: bool,
+    placement: Placement,
     pub stats: Stats,
     _not_send: PhantomData<*const ()>,
 }
@@ -168,6 +170,7 @@ impl Tracer {
             sink_failed: None,
             set: None,
             seccomp: false,
+            placement: Placement::new(CpuAffinity::None),
             stats: Stats::default(),
             _not_send: PhantomData,
         }
@@ -181,6 +184,12 @@ impl Tracer {
     pub fn with_syscalls(mut self, set: Option<SyscallSet>, seccomp: bool) -> Tracer {
         self.seccomp = seccomp && set.is_some();
         self.set = set;
+        self
+    }
+
+    /// Places the tracer thread by `placement` ([`crate::placement`]).
+    pub fn with_placement(mut self, placement: Placement) -> Tracer {
+        self.placement = placement;
         self
     }
 
@@ -304,6 +313,7 @@ impl Tracer {
 
     fn on_wait(&mut self, tid: i32, status: i32) {
         self.stats.stops += 1;
+        self.placement.on_stop(tid);
         let stop = Stop::from_status(status);
         if !self.threads.contains_key(&tid) {
             if stop.is_death() {
