@@ -22,10 +22,14 @@
 #   bare-1cpu       the same, tracer and tracee pinned to one CPU
 #   capture-all-none  capture --syscalls all --cpu-affinity none
 #   capture-all     capture --syscalls all (every syscall, decoded, written;
-#                   default placement: the tracer follows the tracee)
+#                   default placement auto: one CPU while the workload is
+#                   one thread, so pinned for micro, unpinned once nginx
+#                   forks its worker)
 #   capture-all-1cpu  capture --syscalls all --cpu-affinity shared
-#   capture-falco   capture --syscalls falco (seccomp filter)
-#   capture-falco-1cpu  the same with --cpu-affinity shared
+#   capture-falco-none, capture-falco, capture-falco-1cpu: the same with
+#                   --syscalls falco (seccomp filter)
+# (bare-follow, not in the default list: the tracer re-pins itself to the
+# tracee's last CPU every 20 ms.)
 #
 # Environment: DURATION (nginx seconds per run, default 4), ITER (micro
 # iterations, default 30000), CONFIGS (space-separated subset).
@@ -34,7 +38,7 @@ cd "$(dirname "$0")/.."
 ROUNDS=${1:-3}
 DURATION=${DURATION:-4}
 ITER=${ITER:-30000}
-CONFIGS=${CONFIGS:-"native strace bare bare-follow bare-1cpu capture-all-none capture-all capture-all-1cpu capture-falco capture-falco-1cpu"}
+CONFIGS=${CONFIGS:-"native strace bare bare-1cpu capture-all-none capture-all capture-all-1cpu capture-falco-none capture-falco capture-falco-1cpu"}
 PORT=${PORT:-18480}
 
 for t in gcc strace nginx wrk; do
@@ -104,9 +108,9 @@ wrapper() {
     bare-1cpu) echo "$BARE --same-cpu --" ;;
     bare-follow) echo "$BARE --follow --" ;;
     capture-*)
-      # capture-SET[-POLICY]: POLICY is 1cpu (shared), none or follow
-      # (capture's default).
-      local spec=${1#capture-} policy=follow
+      # capture-SET[-POLICY]: POLICY is 1cpu (shared) or none; without it
+      # capture's default (auto).
+      local spec=${1#capture-} policy=auto
       case $spec in
         *-1cpu) policy=shared; spec=${spec%-1cpu} ;;
         *-none) policy=none; spec=${spec%-none} ;;

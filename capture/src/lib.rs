@@ -238,7 +238,8 @@ pub fn run(config: &Config) -> Result<Report> {
 
     let (mut tracer, launched) = match (&config.target, exe) {
         (Target::Launch(argv), Some(exe)) => {
-            // `shared`: the tracer pins itself now, the child inherits it.
+            // `auto`/`shared`: the tracer pins itself now, the child
+            // inherits it.
             let mut placement = placement::Placement::new(config.cpu_affinity);
             placement.before_launch();
             let l = match launch::launch(&exe, argv, &orig_mask, filter.as_ref()) {

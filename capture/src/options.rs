@@ -59,9 +59,9 @@ pub struct Args {
     #[arg(long, value_name = "SET", default_value = "all")]
     pub syscalls: String,
 
-    /// Placement of the tracer thread: follow (the tracee's CPU), shared
-    /// (tracer and workload pinned to one CPU: restricts the workload), none.
-    #[arg(long, value_enum, value_name = "POLICY", default_value_t = CpuAffinity::Follow)]
+    /// CPU placement: auto (tracer and workload on one CPU while the workload
+    /// is a single thread), shared (always: restricts the workload), none.
+    #[arg(long, value_enum, value_name = "POLICY", default_value_t = CpuAffinity::Auto)]
     pub cpu_affinity: CpuAffinity,
 
     /// The command to launch and record.

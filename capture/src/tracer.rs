@@ -313,7 +313,6 @@ impl Tracer {
 
     fn on_wait(&mut self, tid: i32, status: i32) {
         self.stats.stops += 1;
-        self.placement.on_stop(tid);
         let stop = Stop::from_status(status);
         if !self.threads.contains_key(&tid) {
             if stop.is_death() {
@@ -610,6 +609,15 @@ impl Tracer {
                 prelude: false,
             },
         );
+        if self.placement.pinned_until_clone() {
+            // The workload is no longer one thread: it gets its CPUs back.
+            let failed = self.placement.unpin(self.threads.keys().copied());
+            for (t, e) in failed {
+                self.tracer_error(format!(
+                    "--cpu-affinity auto: cannot give thread {t} its CPUs back: {e}"
+                ));
+            }
+        }
         self.emit(Event {
             ts: mono_ns(),
             tid: child,

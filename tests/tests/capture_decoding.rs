@@ -76,7 +76,7 @@ fn bytes(v: Option<&Value>) -> Option<Vec<u8>> {
     }
 }
 
-fn only<'a>(t: &'a Trace, name: &str, pred: impl Fn(&SyscallEvent) -> bool) -> &'a SyscallEvent {
+fn only<'a>(t: &'a Trace, name: &'a str, pred: impl Fn(&SyscallEvent) -> bool) -> &'a SyscallEvent {
     t.syscalls(name)
         .map(|(_, s)| s)
         .find(|s| pred(s))
