@@ -56,6 +56,7 @@ pub mod path;
 pub mod placement;
 pub mod procfs;
 pub mod ptrace;
+pub mod remote_fd;
 pub mod seccomp;
 pub mod signals;
 pub mod sink;

@@ -868,8 +868,8 @@ fn special_entry(tid: i32, id: u16, args: &[u64; 6], out: &mut Vec<Param>) {
 }
 
 /// Per-syscall exit derivations: the local end of a connected or accepted
-/// inet socket (`result_index::EXTRA`), which no argument holds; read from
-/// `/proc/PID/net/*` by the socket's inode.
+/// inet socket (`result_index::EXTRA`), which no argument holds; asked of
+/// the socket itself ([`crate::remote_fd`]).
 fn special_exit(ctx: &Ctx, id: u16, args: &[u64; 6], ret: i64, out: &mut Vec<Param>) {
     let fd = match id {
         sysno::CONNECT if ret == 0 || ret == -(libc::EINPROGRESS as i64) => args[0] as i32,
@@ -887,34 +887,46 @@ fn special_exit(ctx: &Ctx, id: u16, args: &[u64; 6], ret: i64, out: &mut Vec<Par
     if !inet {
         return;
     }
-    let Some(inode) = procfs::socket_inode(ctx.pid, fd) else {
-        return;
+    // O(1) through a duplicate of the fd (`remote_fd`); the `/proc/PID/net`
+    // scan (O(sockets)) only when that is unavailable.
+    let (local, peer) = match crate::remote_fd::socket_ends(ctx.pid, fd) {
+        Some(ends) => ends,
+        None => {
+            let Some(inode) = procfs::socket_inode(ctx.pid, fd) else {
+                return;
+            };
+            let Some(s) = procfs::find_inet_socket(ctx.pid, inode) else {
+                return;
+            };
+            let family = if s.local_addr.len() == 16 { 10 } else { 2 };
+            (
+                SockAddr {
+                    family,
+                    addr: s.local_addr,
+                    port: s.local_port,
+                    ..SockAddr::default()
+                },
+                Some(SockAddr {
+                    family,
+                    addr: s.remote_addr,
+                    port: s.remote_port,
+                    ..SockAddr::default()
+                }),
+            )
+        }
     };
-    let Some(s) = procfs::find_inet_socket(ctx.pid, inode) else {
-        return;
-    };
-    let family = if s.local_addr.len() == 16 { 10 } else { 2 };
     out.push(Param {
         index: result_index::EXTRA,
-        value: Value::SockAddr(SockAddr {
-            family,
-            addr: s.local_addr.clone(),
-            port: s.local_port,
-            ..SockAddr::default()
-        }),
+        value: Value::SockAddr(local),
     });
-    // accept(2) without an address buffer: the peer from /proc too.
+    // accept(2) without an address buffer: the peer from the socket too.
     if matches!(id, sysno::ACCEPT | sysno::ACCEPT4)
         && !out.iter().any(|p| p.index == result_index::SOCKADDR_OUT)
+        && let Some(peer) = peer
     {
         out.push(Param {
             index: result_index::SOCKADDR_OUT,
-            value: Value::SockAddr(SockAddr {
-                family,
-                addr: s.remote_addr,
-                port: s.remote_port,
-                ..SockAddr::default()
-            }),
+            value: Value::SockAddr(peer),
         });
     }
 }
