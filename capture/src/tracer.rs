@@ -4,8 +4,9 @@
 //! the thread that attached, so the type is `!Send` (a `PhantomData` of a
 //! raw pointer). It waits for any tracee (`waitpid(-1, __WALL)`), turns the
 //! wait status into a [`Stop`], acts on it, and resumes the thread with
-//! `PTRACE_SYSCALL`, doing as little as possible while the tracee is
-//! stopped: one `PTRACE_GET_SYSCALL_INFO`, the memory reads the syscall
+//! `PTRACE_SYSCALL` (under a `--syscalls` seccomp filter: `PTRACE_CONT`,
+//! except between a `PTRACE_EVENT_SECCOMP` stop and that syscall's exit),
+//! doing as little as possible while the tracee is stopped: one `PTRACE_GET_SYSCALL_INFO`, the memory reads the syscall
 //! table asks for, and a channel send.
 //!
 //! Per thread it keeps the syscall-entry record (number, arguments, entry
@@ -26,8 +27,13 @@
 //!   announces it, so `ProcessStart` always precedes the child's events.
 //!
 //! **Invariant:** every stop of a known thread ends with exactly one resume
-//! (`PTRACE_SYSCALL`, `PTRACE_LISTEN` or `PTRACE_DETACH`), except a parked
+//! (`PTRACE_SYSCALL`, `PTRACE_CONT`, `PTRACE_LISTEN` or `PTRACE_DETACH`), except a parked
 //! early child, resumed when announced.
+//!
+//! **Invariant:** a tracee running under capture's seccomp filter is never
+//! detached (its recorded syscalls would fail with `ENOSYS` without a
+//! tracer): after the main process exits, or the writer fails, the tracer
+//! keeps serving its stops until every tracee has exited.
 //!
 //! **Invariant:** an event is sent to the writer before the tracer's own
 //! copy of the state applies it (see [`crate::state`]).
@@ -204,7 +210,10 @@ impl Tracer {
         self.state.apply(&ev);
         if let Err(e) = self.sink.send(Msg::Event(ev)) {
             self.sink_failed = Some(e);
-            if !self.detaching {
+            // Under a seccomp filter a detached tracee would get ENOSYS for
+            // every syscall of the set (RET_TRACE without a tracer): stay
+            // attached, stopping and resuming without recording.
+            if !self.detaching && !self.seccomp {
                 self.begin_detach();
             }
             return;
@@ -239,9 +248,15 @@ impl Tracer {
             if self.mode == Mode::Attach && signals::detach_requested() && !self.detaching {
                 self.begin_detach();
             }
-            if self.main_status.is_some() && !self.detaching && !self.threads.is_empty() {
+            if self.main_status.is_some()
+                && !self.detaching
+                && !self.seccomp
+                && !self.threads.is_empty()
+            {
                 // The workload's main process is gone: leave the rest
-                // running, untraced.
+                // running, untraced. Not under a seccomp filter: detached,
+                // they would get ENOSYS for every syscall of the set, so
+                // capture keeps tracing them until they exit.
                 self.begin_detach();
             }
             if self.threads.is_empty() && self.early.is_empty() {

@@ -259,3 +259,30 @@ fn attach_with_a_set_says_unselected_syscalls_still_stop() {
         .collect();
     assert!(extra.is_empty(), "recorded outside the set: {extra:?}");
 }
+
+#[test]
+fn processes_left_behind_under_a_filter_keep_working() {
+    if !ptrace_permitted() {
+        return;
+    }
+    // The main process exits first; its background child opens and writes
+    // files afterwards. Detached under the filter, its openat would fail
+    // with ENOSYS; capture must keep serving it until it exits.
+    let w = Work::new();
+    let out_file = w.path("late.txt");
+    let script = format!(
+        "(sleep 0.3; cat /etc/hostname > {}) & exit 0",
+        out_file.display()
+    );
+    let out = w.capture(&["-q", "--syscalls", "file"], &["sh", "-c", &script]);
+    assert_eq!(out.status.code(), Some(0));
+    let want = std::fs::read("/etc/hostname").unwrap_or_default();
+    let got = std::fs::read(&out_file).unwrap_or_default();
+    assert_eq!(got, want, "the orphan's cat worked");
+    let t = w.trace();
+    assert!(
+        t.syscalls("openat")
+            .any(|(_, s)| path_of(s, 1).is_some_and(|p| p.ends_with("late.txt"))),
+        "and was recorded"
+    );
+}
