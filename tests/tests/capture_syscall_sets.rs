@@ -286,3 +286,33 @@ fn processes_left_behind_under_a_filter_keep_working() {
         "and was recorded"
     );
 }
+
+#[test]
+fn the_filter_is_installed_without_no_new_privs_when_capture_may() {
+    if !ptrace_permitted() {
+        return;
+    }
+    let w = Work::new();
+    let out = w.capture(
+        &["-q", "--syscalls", "net"],
+        &["grep", "-E", "^(Seccomp|NoNewPrivs):", "/proc/self/status"],
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let field = |k: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(k))
+            .map(|v| v.trim().to_string())
+    };
+    assert_eq!(field("Seccomp:").as_deref(), Some("2"), "a filter: {text}");
+    // CAP_SYS_ADMIN (bit 21) lets capture skip no_new_privs, keeping the
+    // workload's setuid semantics.
+    let cap_eff = status_field(std::process::id(), "CapEff")
+        .and_then(|v| u64::from_str_radix(&v, 16).ok())
+        .unwrap_or(0);
+    let want = if cap_eff & (1 << 21) != 0 { "0" } else { "1" };
+    assert_eq!(field("NoNewPrivs:").as_deref(), Some(want), "{text}");
+    // And `all` installs nothing.
+    let out = w.capture(&["-q"], &["grep", "^Seccomp:", "/proc/self/status"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains('0'));
+}
