@@ -169,16 +169,19 @@ for line in open(res):
     rows.setdefault(c, ([], []))
     rows[c][0].append(float(m)); rows[c][1].append(float(n))
 med = {c: (statistics.median(v[0]), statistics.median(v[1])) for c, v in rows.items()}
-nat = med.get("native", (1, 1))
-st = med.get("strace", (1, 1))
+nat = med.get("native")
+st = med.get("strace")
 bare = [med[c] for c in med if c.startswith("bare")]
-best = (max(b[0] for b in bare), max(b[1] for b in bare)) if bare else (1, 1)
+best = (max(b[0] for b in bare), max(b[1] for b in bare)) if bare else None
+def ratio(x, ref, i, fmt):
+    return format(x / ref[i], fmt) if ref and ref[i] else "-"
 print("| configuration | micro iter/s | x native | x strace | x best bare | nginx req/s | x native | x strace | x best bare |")
 print("|---|---|---|---|---|---|---|---|---|")
 for c in configs:
     if c not in med: continue
     m, n = med[c]
-    print(f"| {c} | {m:.0f} | {m/nat[0]:.3f} | {m/st[0]:.2f} | {m/best[0]:.2f} | {n:.0f} | {n/nat[1]:.3f} | {n/st[1]:.2f} | {n/best[1]:.2f} |")
+    print(f"| {c} | {m:.0f} | {ratio(m, nat, 0, '.3f')} | {ratio(m, st, 0, '.2f')} | {ratio(m, best, 0, '.2f')} "
+          f"| {n:.0f} | {ratio(n, nat, 1, '.3f')} | {ratio(n, st, 1, '.2f')} | {ratio(n, best, 1, '.2f')} |")
 print()
 print("all rounds (micro iter/s, nginx req/s):")
 for c in configs:

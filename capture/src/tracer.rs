@@ -52,7 +52,7 @@ use crate::arch;
 use crate::clock::mono_ns;
 use crate::decode::{self, Ctx};
 use crate::error::{CaptureError, Result};
-use crate::placement::{CpuAffinity, Placement};
+use crate::placement::{self, CpuAffinity, Placement};
 use crate::procfs;
 use crate::ptrace::{self, Stop, SyscallInfo, event};
 use crate::signals;
@@ -328,6 +328,17 @@ impl Tracer {
 
     fn on_wait(&mut self, tid: i32, status: i32) {
         self.stats.stops += 1;
+        if let Some(placement::Window::Single(t)) = self.placement.on_stop(tid) {
+            // Only one thread stopped lately: share a CPU with it, if its
+            // process has no other thread.
+            let pid = self.pid_of(t);
+            let alone = self.threads.values().filter(|i| i.pid == pid).count() == 1;
+            if alone && self.threads.contains_key(&t) {
+                self.placement.pin_with(t);
+            } else {
+                self.placement.release();
+            }
+        }
         let stop = Stop::from_status(status);
         if !self.threads.contains_key(&tid) {
             if stop.is_death() {
@@ -624,9 +635,11 @@ impl Tracer {
                 prelude: false,
             },
         );
-        if self.placement.pinned_until_clone() {
-            // The workload is no longer one thread: it gets its CPUs back.
-            let failed = self.placement.unpin(self.threads.keys().copied());
+        if self.placement.restricts_on_clone() {
+            // A restricted task cloned: everyone gets their CPUs back.
+            let failed = self
+                .placement
+                .on_clone(tid, child, self.threads.keys().copied());
             for (t, e) in failed {
                 self.tracer_error(format!(
                     "--cpu-affinity auto: cannot give thread {t} its CPUs back: {e}"
@@ -737,6 +750,7 @@ impl Tracer {
     }
 
     fn on_death(&mut self, tid: i32, status: i32) {
+        self.placement.forget(tid);
         let Some(t) = self.threads.remove(&tid) else {
             return;
         };
