@@ -6,8 +6,10 @@
 //! wait status into a [`Stop`], acts on it, and resumes the thread with
 //! `PTRACE_SYSCALL` (under a `--syscalls` seccomp filter: `PTRACE_CONT`,
 //! except between a `PTRACE_EVENT_SECCOMP` stop and that syscall's exit),
-//! doing as little as possible while the tracee is stopped: one `PTRACE_GET_SYSCALL_INFO`, the memory reads the syscall
-//! table asks for, and a channel send.
+//! doing as little as possible while the tracee is stopped: one
+//! `PTRACE_GET_SYSCALL_INFO`, the memory reads the syscall table asks for,
+//! and a channel send. Every few stops it may move itself (and one lone
+//! single-threaded tracee) to share a CPU ([`crate::placement`]).
 //!
 //! Per thread it keeps the syscall-entry record (number, arguments, entry
 //! params, entry time) until the matching exit stop, when the
@@ -27,8 +29,8 @@
 //!   announces it, so `ProcessStart` always precedes the child's events.
 //!
 //! **Invariant:** every stop of a known thread ends with exactly one resume
-//! (`PTRACE_SYSCALL`, `PTRACE_CONT`, `PTRACE_LISTEN` or `PTRACE_DETACH`), except a parked
-//! early child, resumed when announced.
+//! (`PTRACE_SYSCALL`, `PTRACE_CONT`, `PTRACE_LISTEN` or `PTRACE_DETACH`),
+//! except a parked early child, resumed when announced.
 //!
 //! **Invariant:** a tracee running under capture's seccomp filter is never
 //! detached (its recorded syscalls would fail with `ENOSYS` without a
