@@ -23,8 +23,8 @@
 #   capture-all-none  capture --syscalls all --cpu-affinity none
 #   capture-all     capture --syscalls all (every syscall, decoded, written;
 #                   default placement auto: one CPU while the workload is
-#                   one thread, so pinned for micro, unpinned once nginx
-#                   forks its worker)
+#                   one thread, then the lone busy single-threaded process
+#                   (the nginx worker) shares the tracer's CPU)
 #   capture-all-1cpu  capture --syscalls all --cpu-affinity shared
 #   capture-falco-none, capture-falco, capture-falco-1cpu: the same with
 #                   --syscalls falco (seccomp filter)
