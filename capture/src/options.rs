@@ -99,7 +99,7 @@ pub struct Config {
 
 impl Config {
     /// Things the user should know before the run starts (printed by the
-    /// binary unless `-q`).
+    /// binary, even with `-q`).
     pub fn notices(&self) -> Vec<String> {
         let mut v = Vec::new();
         if matches!(self.target, Target::Attach(_)) && self.syscalls.is_some() {
@@ -177,9 +177,6 @@ impl Args {
         let set = parse_set(&self.syscalls)?;
         let all = self.syscalls.split(',').any(|i| i.trim() == "all");
         Ok(Config {
-            syscalls: (!all).then_some(set),
-            syscall_spec: self.syscalls.trim().to_string(),
-            cpu_affinity: self.cpu_affinity,
             target,
             output: self.output,
             snaplen: self.snaplen,
@@ -191,6 +188,9 @@ impl Args {
             command_line: std::env::args_os()
                 .map(|a| a.to_string_lossy().into_owned())
                 .collect(),
+            syscalls: (!all).then_some(set),
+            syscall_spec: self.syscalls.trim().to_string(),
+            cpu_affinity: self.cpu_affinity,
         })
     }
 }
