@@ -14,6 +14,8 @@ use nix::sys::uio::{RemoteIoVec, process_vm_readv};
 use nix::unistd::Pid;
 
 const PAGE: u64 = 4096;
+/// Bytes asked for by the first read of a string.
+const FIRST_READ: usize = 256;
 
 /// Reads up to `len` bytes at `addr`; returns what could be read (possibly
 /// fewer bytes), or `None` when nothing could.
@@ -63,9 +65,13 @@ pub fn read_cstr(tid: i32, addr: u64, max: usize) -> Option<(Vec<u8>, bool)> {
     }
     let mut out = Vec::new();
     let mut at = addr;
+    // Most strings are short: the first read asks for FIRST_READ bytes
+    // rather than the rest of the page (up to 4 KB copied per path).
+    let mut step = FIRST_READ;
     while out.len() < max {
         let to_page_end = (PAGE - (at % PAGE)) as usize;
-        let want = to_page_end.min(max - out.len());
+        let want = to_page_end.min(max - out.len()).min(step);
+        step = PAGE as usize;
         let mut buf = vec![0u8; want];
         let n = read_into(tid, at, &mut buf);
         if n == 0 {
@@ -151,5 +157,19 @@ mod tests {
         assert_eq!(read(me, addr, 3), Some(b"hel".to_vec()));
         assert_eq!(read(me, 0, 3), None);
         assert_eq!(read(me, 8, 3), None);
+    }
+
+    #[test]
+    fn strings_longer_than_the_first_read() {
+        let me = std::process::id() as i32;
+        let long: Vec<u8> = (0..5000).map(|i| b'a' + (i % 26) as u8).collect();
+        let mut s = long.clone();
+        s.push(0);
+        let addr = s.as_ptr() as u64;
+        assert_eq!(read_cstr(me, addr, 8192), Some((long.clone(), false)));
+        assert_eq!(
+            read_cstr(me, addr, FIRST_READ + 1),
+            Some((long[..FIRST_READ + 1].to_vec(), true))
+        );
     }
 }
