@@ -256,6 +256,15 @@ mod tests {
     }
 
     #[test]
+    fn too_many_ranges_is_an_error_not_a_truncated_filter() {
+        let sparse: Vec<u32> = (0..2000).map(|i| i * 2).collect();
+        match Filter::for_numbers(&sparse) {
+            Err(SeccompError::TooLarge(n)) => assert!(n > MAX_INSNS),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
     fn all_fits_and_ranges_merge() {
         let f = Filter::new(&parse_set("all").unwrap()).unwrap();
         assert!(f.len() < 64, "one range per gap: {}", f.len());

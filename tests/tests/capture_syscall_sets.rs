@@ -316,3 +316,44 @@ fn the_filter_is_installed_without_no_new_privs_when_capture_may() {
     let out = w.capture(&["-q"], &["grep", "^Seccomp:", "/proc/self/status"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains('0'));
 }
+
+/// An i386 `getpid` (`int 0x80`, number 20) next to the native one; the
+/// output is the same with and without capture.
+#[cfg(target_arch = "x86_64")]
+const COMPAT: &str = r#"
+#include <stdio.h>
+#include <unistd.h>
+int main(void) {
+    long r;
+    __asm__ volatile("int $0x80" : "=a"(r) : "a"(20L) : "memory");
+    printf("%d\n", r == (long)getpid() ? 1 : (int)r);
+    return 0;
+}
+"#;
+
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn compat_syscalls_are_stopped_not_recorded_and_still_work() {
+    if !ptrace_permitted() {
+        return;
+    }
+    let w = Work::new();
+    let Some(bin) = w.cc("compat", COMPAT, &[]) else {
+        return;
+    };
+    let bin = bin.to_str().unwrap_or_default().to_string();
+    let native = std::process::Command::new(&bin)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let out = w.capture(&["-q", "-v", "--syscalls", "getpid"], &[&bin]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&native.stdout),
+        "the i386 syscall behaves as without capture"
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("foreign_syscalls: 1"), "counted: {err}");
+    let t = w.trace();
+    assert_eq!(t.syscalls("getpid").count(), 1, "only the native getpid");
+}
