@@ -35,6 +35,44 @@ pub fn read(tid: i32, addr: u64, len: usize) -> Option<Vec<u8>> {
     Some(buf)
 }
 
+/// Reads the segments `(addr, len)` one after the other into one buffer,
+/// with a single `process_vm_readv` when every byte is readable (the
+/// common case: the buffers of a `writev`, `sendmsg`). Otherwise each
+/// segment is read on its own and contributes what could be read of it,
+/// as [`read`] would.
+pub fn read_gather(tid: i32, segs: &[(u64, usize)]) -> Vec<u8> {
+    let total: usize = segs.iter().map(|s| s.1).sum();
+    let mut buf = vec![0u8; total];
+    if total == 0 {
+        return buf;
+    }
+    let remote: Vec<RemoteIoVec> = segs
+        .iter()
+        .filter(|s| s.1 > 0)
+        .map(|&(base, len)| RemoteIoVec {
+            base: base as usize,
+            len,
+        })
+        .collect();
+    let all_mapped = segs.iter().all(|s| s.1 == 0 || s.0 != 0);
+    if all_mapped && remote.len() <= IOV_BATCH {
+        let mut local = [IoSliceMut::new(&mut buf)];
+        if process_vm_readv(Pid::from_raw(tid), &mut local, &remote).unwrap_or(0) == total {
+            return buf;
+        }
+    }
+    buf.clear();
+    for &(base, len) in segs {
+        if let Some(b) = read(tid, base, len) {
+            buf.extend_from_slice(&b);
+        }
+    }
+    buf
+}
+
+/// Most remote segments passed to one `process_vm_readv` (`UIO_MAXIOV`).
+const IOV_BATCH: usize = 1024;
+
 /// Reads exactly `len` bytes, or `None`.
 pub fn read_exact(tid: i32, addr: u64, len: usize) -> Option<Vec<u8>> {
     read(tid, addr, len).filter(|b| b.len() == len)
@@ -157,6 +195,19 @@ mod tests {
         assert_eq!(read(me, addr, 3), Some(b"hel".to_vec()));
         assert_eq!(read(me, 0, 3), None);
         assert_eq!(read(me, 8, 3), None);
+    }
+
+    #[test]
+    fn gathers_segments_in_one_read_or_piece_by_piece() {
+        let me = std::process::id() as i32;
+        let a = b"hello ".to_vec();
+        let b = b"world".to_vec();
+        let segs = [(a.as_ptr() as u64, 6), (b.as_ptr() as u64, 5), (0, 0)];
+        assert_eq!(read_gather(me, &segs), b"hello world".to_vec());
+        // An unreadable segment contributes nothing, the others still do.
+        let segs = [(a.as_ptr() as u64, 6), (8, 4), (b.as_ptr() as u64, 5)];
+        assert_eq!(read_gather(me, &segs), b"hello world".to_vec());
+        assert!(read_gather(me, &[]).is_empty());
     }
 
     #[test]
