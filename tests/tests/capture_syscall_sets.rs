@@ -357,3 +357,73 @@ fn compat_syscalls_are_stopped_not_recorded_and_still_work() {
     let t = w.trace();
     assert_eq!(t.syscalls("getpid").count(), 1, "only the native getpid");
 }
+
+/// Runs argv[1..] in a sandbox whose seccomp policy refuses `seccomp(2)`
+/// (and the `prctl` form) with EPERM, as some container runtimes do.
+const NO_SECCOMP: &str = r#"
+#include <errno.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+    if (argc < 2) return 2;
+    struct sock_filter f[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_seccomp, 2, 0),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_prctl, 1, 0),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+    };
+    struct sock_fprog p = {sizeof f / sizeof f[0], f};
+    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+    if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &p)) return 3;
+    execv(argv[1], argv + 1);
+    return 4;
+}
+"#;
+
+#[test]
+fn a_filter_that_cannot_be_installed_is_an_error_unless_all() {
+    if !ptrace_permitted() {
+        return;
+    }
+    let w = Work::new();
+    let Some(sandbox) = w.cc("nosec", NO_SECCOMP, &[]) else {
+        return;
+    };
+    let marker = w.path("ran");
+    let script = format!("touch {}", marker.display());
+    let run = |set: &str| {
+        let mut c = Command::new(&sandbox);
+        c.arg(capture_bin())
+            .arg("-q")
+            .arg("-o")
+            .arg(w.trace_path())
+            .args(["--syscalls", set, "--", "sh", "-c", &script]);
+        e2e_tests::run_with_timeout(&mut c, LIMIT)
+    };
+    let out = run("net");
+    assert_eq!(
+        out.status.code(),
+        Some(125),
+        "capture failed, not the workload"
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("cannot install the seccomp filter") && err.contains("--syscalls all"),
+        "says why and what to do: {err}"
+    );
+    assert!(!marker.exists(), "the workload did not run");
+    let out = run("all");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(marker.exists(), "--syscalls all needs no filter");
+}
