@@ -2,7 +2,7 @@
 //! resumes, recording nothing. Used by `scripts/bench-capture.sh`.
 //!
 //! ```text
-//! bare_tracer [--same-cpu | --pin-tracer] [--seccomp] -- CMD [ARGS...]
+//! bare_tracer [--same-cpu | --pin-tracer | --follow] [--seccomp] -- CMD [ARGS...]
 //! ```
 //!
 //! - default: `PTRACE_SYSCALL` everywhere, two stops per syscall (entry and
@@ -12,6 +12,9 @@
 //!   two stops per syscall, via the seccomp path capture uses for sets;
 //! - `--pin-tracer`: only the tracer is pinned (to the CPU it starts on);
 //!   the workload keeps every CPU;
+//! - `--follow`: only the tracer is pinned, re-pinned every 20 ms to the CPU
+//!   the tracee last ran on (`/proc/TID/stat`); tried for capture and
+//!   dropped (BENCHMARKS.md);
 //! - `--same-cpu`: tracer and tracee pinned to the CPU the tracer runs on,
 //!   so every stop and resume is a same-CPU context switch instead of a
 //!   cross-CPU wake-up (only fair for single-threaded workloads: it takes
