@@ -83,7 +83,9 @@ fn main() {
         args.remove(0);
     }
     if args.is_empty() {
-        eprintln!("usage: bare_tracer [--same-cpu | --pin-tracer] [--seccomp] -- CMD [ARGS...]");
+        eprintln!(
+            "usage: bare_tracer [--same-cpu | --pin-tracer | --follow] [--seccomp] -- CMD [ARGS...]"
+        );
         std::process::exit(2);
     }
     // SAFETY: plain call.
