@@ -9,9 +9,13 @@
 //! e.g. aarch64's `clone`). Adding an architecture is adding its audit arch
 //! here and its number map in the table.
 //!
-//! **Invariant:** no other module of capture depends on `target_arch`.
+//! It also says what the seccomp filter must compare against
+//! ([`NATIVE_AUDIT_ARCH`], [`COMPAT_NR_BIT`], [`native_numbers`]).
+//!
+//! **Architecture Invariant:** no other module of capture depends on
+//! `target_arch`.
 
-use trace_format::syscalls::{self, Arch, FIRST_NON_X86_64_ID};
+use trace_format::syscalls::{self, Arch, FIRST_NON_X86_64_ID, SyscallSet};
 
 /// `AUDIT_ARCH_*` of a syscall, as `PTRACE_GET_SYSCALL_INFO` reports it.
 pub type AuditArch = u32;
@@ -32,6 +36,39 @@ pub const NAME: &str = if cfg!(target_arch = "x86_64") {
 } else {
     "unknown"
 };
+
+/// The audit arch of the native syscall ABI capture was built for (what a
+/// seccomp filter sees in `seccomp_data.arch` for native syscalls).
+pub const NATIVE_AUDIT_ARCH: AuditArch = if cfg!(target_arch = "aarch64") {
+    AUDIT_ARCH_AARCH64
+} else {
+    AUDIT_ARCH_X86_64
+};
+
+/// Bit that marks x32 syscall numbers on x86_64; `None` elsewhere. A seccomp
+/// filter must not take an x32 number for a native one.
+pub const COMPAT_NR_BIT: Option<u32> = if cfg!(target_arch = "x86_64") {
+    Some(X32_SYSCALL_BIT as u32)
+} else {
+    None
+};
+
+/// The native syscall numbers of the canonical ids in `set`, sorted and
+/// deduplicated (ids the native ABI lacks, e.g. `open` on aarch64, are left
+/// out). Used to build the seccomp filter.
+pub fn native_numbers(set: &SyscallSet) -> Vec<u32> {
+    let Some(arch) = Arch::native() else {
+        return Vec::new();
+    };
+    let mut v: Vec<u32> = set
+        .iter()
+        .filter_map(|id| syscalls::arch_nr(arch, id))
+        .filter_map(|nr| u32::try_from(nr).ok())
+        .collect();
+    v.sort_unstable();
+    v.dedup();
+    v
+}
 
 fn arch_of(audit: AuditArch) -> Option<Arch> {
     match audit {

@@ -287,23 +287,27 @@ fn read_iovecs(ctx: &Ctx, addr: u64, count: u64, limit: u64) -> Value {
     let Some(raw) = mem::read_exact(ctx.tid, addr, count * 16) else {
         return fault(addr);
     };
-    let mut data = Vec::new();
+    // The snaplen-limited prefix of every buffer, read in one batch.
+    let mut segs: Vec<(u64, usize)> = Vec::new();
+    let mut kept = 0usize;
     let mut total: u64 = 0;
     for iov in raw.chunks_exact(16) {
         let (base, len) = (u64_at(iov, 0), u64_at(iov, 8));
         let len = len.min(limit.saturating_sub(total));
-        let want = (len as usize).min(ctx.snaplen.saturating_sub(data.len()));
-        if want > 0
-            && let Some(b) = mem::read(ctx.tid, base, want)
-        {
-            data.extend_from_slice(&b);
+        let want = (len as usize).min(ctx.snaplen.saturating_sub(kept));
+        if want > 0 {
+            segs.push((base, want));
+            kept += want;
         }
         total = total.saturating_add(len);
         if total >= limit {
             break;
         }
     }
-    Value::Bytes { data, len: total }
+    Value::Bytes {
+        data: mem::read_gather(ctx.tid, &segs),
+        len: total,
+    }
 }
 
 /// A `struct msghdr`: its address (if any) and its gathered data.

@@ -58,6 +58,10 @@ pub enum CaptureError {
     #[error("trace writer: {0}")]
     Writer(String),
 
+    /// `--syscalls`: the seccomp filter could not be built or installed.
+    #[error("--syscalls: {0} (`--syscalls all` records without a filter)")]
+    Seccomp(#[from] crate::seccomp::SeccompError),
+
     /// Any other I/O error, with what was being done.
     #[error("{what}: {source}")]
     Io { what: String, source: io::Error },

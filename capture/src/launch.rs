@@ -26,32 +26,60 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{CaptureError, Result};
 use crate::ptrace::{self, Stop};
+use crate::seccomp::Filter;
 use crate::signals;
+
+/// Why the child did not become the workload, as it reported through the
+/// error pipe (a tag byte and an errno).
+#[derive(Debug)]
+pub enum ChildError {
+    /// execve failed.
+    Exec(std::io::Error),
+    /// The seccomp filter could not be installed.
+    Seccomp(std::io::Error),
+}
+
+const TAG_EXEC: u8 = b'E';
+const TAG_SECCOMP: u8 = b'S';
 
 /// A launched, seized workload.
 pub struct Launched {
     pub pid: i32,
     go_pipe: OwnedFd,
     err_pipe: OwnedFd,
+    filtered: bool,
 }
 
 impl Launched {
-    /// Lets the stopped child exec: resumes it with `PTRACE_SYSCALL` and
-    /// writes the go byte.
+    /// Lets the stopped child exec: resumes it and writes the go byte.
+    /// Without a filter it is resumed with `PTRACE_SYSCALL` (every syscall
+    /// stops); with one, with `PTRACE_CONT`: its next stop is the
+    /// `PTRACE_EVENT_SECCOMP` of its execve.
     pub fn go(&self) -> Result<()> {
-        ptrace::resume_syscall(self.pid, 0)?;
+        if self.filtered {
+            ptrace::resume_cont(self.pid, 0)?;
+        } else {
+            ptrace::resume_syscall(self.pid, 0)?;
+        }
         // SAFETY: writes one byte from a valid buffer to our pipe.
         unsafe { libc::write(self.go_pipe.as_raw_fd(), b"g".as_ptr().cast(), 1) };
         Ok(())
     }
 
-    /// After the workload's main process exited: the exec error it reported,
-    /// if its exec failed.
-    pub fn exec_error(&self) -> Option<std::io::Error> {
-        let mut b = [0u8; 4];
-        // SAFETY: reads into a valid 4-byte buffer from an fd we own.
-        let n = unsafe { libc::read(self.err_pipe.as_raw_fd(), b.as_mut_ptr().cast(), 4) };
-        (n == 4).then(|| std::io::Error::from_raw_os_error(i32::from_ne_bytes(b)))
+    /// After the workload's main process exited: the error the child
+    /// reported, if it never became the workload.
+    pub fn child_error(&self) -> Option<ChildError> {
+        let mut b = [0u8; 5];
+        // SAFETY: reads into a valid 5-byte buffer from an fd we own.
+        let n = unsafe { libc::read(self.err_pipe.as_raw_fd(), b.as_mut_ptr().cast(), 5) };
+        if n != 5 {
+            return None;
+        }
+        let e = std::io::Error::from_raw_os_error(i32::from_ne_bytes([b[1], b[2], b[3], b[4]]));
+        Some(match b[0] {
+            TAG_SECCOMP => ChildError::Seccomp(e),
+            _ => ChildError::Exec(e),
+        })
     }
 }
 
@@ -113,10 +141,30 @@ fn pipe() -> Result<(OwnedFd, OwnedFd)> {
     Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
 
+/// In the child: writes `tag` and `errno` to the error pipe and exits 127.
+/// Async-signal-safe.
+fn report_and_exit(fd: i32, tag: u8, errno: i32) -> ! {
+    let e = errno.to_ne_bytes();
+    let msg = [tag, e[0], e[1], e[2], e[3]];
+    // SAFETY: write(2) from a valid buffer, then _exit(2).
+    unsafe {
+        libc::write(fd, msg.as_ptr().cast(), 5);
+        libc::_exit(127)
+    }
+}
+
 /// Forks a child that will exec `argv` (argv[0] found at `exe`) once told
 /// to ([`Launched::go`]); returns it seized and in a ptrace-stop. `mask` is
-/// the signal mask to restore in the child.
-pub fn launch(exe: &Path, argv: &[OsString], mask: &libc::sigset_t) -> Result<Launched> {
+/// the signal mask to restore in the child. With a `filter`, the child
+/// installs it after the go byte (so after it was seized: a
+/// `SECCOMP_RET_TRACE` without a tracer would fail syscalls with `ENOSYS`)
+/// and before the exec.
+pub fn launch(
+    exe: &Path,
+    argv: &[OsString],
+    mask: &libc::sigset_t,
+    filter: Option<&Filter>,
+) -> Result<Launched> {
     let path = cstring(exe.as_os_str())?;
     let args: Vec<CString> = argv.iter().map(|a| cstring(a)).collect::<Result<_>>()?;
     let mut argp: Vec<*const libc::c_char> = args.iter().map(|a| a.as_ptr()).collect();
@@ -153,10 +201,13 @@ pub fn launch(exe: &Path, argv: &[OsString], mask: &libc::sigset_t) -> Result<La
                     libc::_exit(127);
                 }
             }
+            if let Some(f) = filter
+                && let Err(errno) = f.install_raw()
+            {
+                report_and_exit(err_w.as_raw_fd(), TAG_SECCOMP, errno);
+            }
             libc::execv(path.as_ptr(), argp.as_ptr());
-            let e = (*libc::__errno_location()).to_ne_bytes();
-            libc::write(err_w.as_raw_fd(), e.as_ptr().cast(), 4);
-            libc::_exit(127);
+            report_and_exit(err_w.as_raw_fd(), TAG_EXEC, *libc::__errno_location());
         }
     }
     drop(go_r);
@@ -190,5 +241,6 @@ pub fn launch(exe: &Path, argv: &[OsString], mask: &libc::sigset_t) -> Result<La
         pid,
         go_pipe: go_w,
         err_pipe: err_r,
+        filtered: filter.is_some(),
     })
 }

@@ -53,8 +53,11 @@ pub mod mem;
 pub mod meta;
 pub mod options;
 pub mod path;
+pub mod placement;
 pub mod procfs;
 pub mod ptrace;
+pub mod remote_fd;
+pub mod seccomp;
 pub mod signals;
 pub mod sink;
 pub use trace_format::state;
@@ -185,6 +188,11 @@ pub fn run(config: &Config) -> Result<Report> {
         return Err(CaptureError::NoSuchProcess { pid });
     }
     check_writable(&config.output)?;
+    // `--syscalls SET` in launch mode: the filter the child installs.
+    let filter = match (&config.target, &config.syscalls) {
+        (Target::Launch(_), Some(set)) => Some(seccomp::Filter::new(set)?),
+        _ => None,
+    };
     let mut wopts = writer_options(config);
     if wopts.chunk_bytes < 1024 {
         wopts.chunk_bytes = 1024;
@@ -192,7 +200,8 @@ pub fn run(config: &Config) -> Result<Report> {
 
     // Phase 2: the machinery.
     let ecs = meta::spawn_ecs_fetch();
-    let base_meta = meta::collect(config.command_line.clone(), config.snaplen);
+    let mut base_meta = meta::collect(config.command_line.clone(), config.snaplen);
+    base_meta.syscall_set = config.syscall_spec.clone();
     let meta_fn = Box::new(move || {
         let mut m = base_meta;
         if let Some(rx) = ecs {
@@ -230,7 +239,11 @@ pub fn run(config: &Config) -> Result<Report> {
 
     let (mut tracer, launched) = match (&config.target, exe) {
         (Target::Launch(argv), Some(exe)) => {
-            let l = match launch::launch(&exe, argv, &orig_mask) {
+            // `auto`/`shared`: the tracer pins itself now, the child
+            // inherits it.
+            let mut placement = placement::Placement::new(config.cpu_affinity);
+            placement.before_launch();
+            let l = match launch::launch(&exe, argv, &orig_mask, filter.as_ref()) {
                 Ok(l) => l,
                 Err(e) => {
                     let _ = sink.finish();
@@ -257,7 +270,9 @@ pub fn run(config: &Config) -> Result<Report> {
                 state,
                 sink,
                 config.snaplen as usize,
-            );
+            )
+            .with_syscalls(config.syscalls.clone(), filter.is_some())
+            .with_placement(placement);
             if let Err(e) = l.go() {
                 let (sink, _, _) = t.into_sink();
                 let _ = sink.finish();
@@ -286,7 +301,9 @@ pub fn run(config: &Config) -> Result<Report> {
                 state,
                 sink,
                 config.snaplen as usize,
-            );
+            )
+            .with_syscalls(config.syscalls.clone(), false)
+            .with_placement(placement::Placement::new(config.cpu_affinity));
             t.marker(
                 MarkerKind::Attach,
                 tids.len() as u64,
@@ -311,9 +328,15 @@ pub fn run(config: &Config) -> Result<Report> {
     if let (Some(l), Outcome::Exited(st)) = (&launched, outcome)
         && libc::WIFEXITED(st)
         && libc::WEXITSTATUS(st) == 127
-        && let Some(err) = l.exec_error()
+        && let Some(err) = l.child_error()
     {
         let _ = sink.finish();
+        let err = match err {
+            launch::ChildError::Exec(e) => e,
+            launch::ChildError::Seccomp(e) => {
+                return Err(seccomp::SeccompError::Install(e).into());
+            }
+        };
         let cmd = match &config.target {
             Target::Launch(a) => a
                 .first()

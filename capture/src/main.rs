@@ -20,6 +20,9 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    for n in config.notices() {
+        eprintln!("capture: {n}");
+    }
     match capture::run(&config) {
         Ok(report) => {
             if let Some(e) = &report.writer_error {

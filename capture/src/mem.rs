@@ -14,6 +14,8 @@ use nix::sys::uio::{RemoteIoVec, process_vm_readv};
 use nix::unistd::Pid;
 
 const PAGE: u64 = 4096;
+/// Bytes asked for by the first read of a string.
+const FIRST_READ: usize = 256;
 
 /// Reads up to `len` bytes at `addr`; returns what could be read (possibly
 /// fewer bytes), or `None` when nothing could.
@@ -32,6 +34,44 @@ pub fn read(tid: i32, addr: u64, len: usize) -> Option<Vec<u8>> {
     buf.truncate(n);
     Some(buf)
 }
+
+/// Reads the segments `(addr, len)` one after the other into one buffer,
+/// with a single `process_vm_readv` when every byte is readable (the
+/// common case: the buffers of a `writev`, `sendmsg`). Otherwise each
+/// segment is read on its own and contributes what could be read of it,
+/// as [`read`] would.
+pub fn read_gather(tid: i32, segs: &[(u64, usize)]) -> Vec<u8> {
+    let total: usize = segs.iter().map(|s| s.1).sum();
+    let mut buf = vec![0u8; total];
+    if total == 0 {
+        return buf;
+    }
+    let remote: Vec<RemoteIoVec> = segs
+        .iter()
+        .filter(|s| s.1 > 0)
+        .map(|&(base, len)| RemoteIoVec {
+            base: base as usize,
+            len,
+        })
+        .collect();
+    let all_mapped = segs.iter().all(|s| s.1 == 0 || s.0 != 0);
+    if all_mapped && remote.len() <= IOV_BATCH {
+        let mut local = [IoSliceMut::new(&mut buf)];
+        if process_vm_readv(Pid::from_raw(tid), &mut local, &remote).unwrap_or(0) == total {
+            return buf;
+        }
+    }
+    buf.clear();
+    for &(base, len) in segs {
+        if let Some(b) = read(tid, base, len) {
+            buf.extend_from_slice(&b);
+        }
+    }
+    buf
+}
+
+/// Most remote segments passed to one `process_vm_readv` (`UIO_MAXIOV`).
+const IOV_BATCH: usize = 1024;
 
 /// Reads exactly `len` bytes, or `None`.
 pub fn read_exact(tid: i32, addr: u64, len: usize) -> Option<Vec<u8>> {
@@ -63,9 +103,13 @@ pub fn read_cstr(tid: i32, addr: u64, max: usize) -> Option<(Vec<u8>, bool)> {
     }
     let mut out = Vec::new();
     let mut at = addr;
+    // Most strings are short: the first read asks for FIRST_READ bytes
+    // rather than the rest of the page (up to 4 KB copied per path).
+    let mut step = FIRST_READ;
     while out.len() < max {
         let to_page_end = (PAGE - (at % PAGE)) as usize;
-        let want = to_page_end.min(max - out.len());
+        let want = to_page_end.min(max - out.len()).min(step);
+        step = PAGE as usize;
         let mut buf = vec![0u8; want];
         let n = read_into(tid, at, &mut buf);
         if n == 0 {
@@ -151,5 +195,32 @@ mod tests {
         assert_eq!(read(me, addr, 3), Some(b"hel".to_vec()));
         assert_eq!(read(me, 0, 3), None);
         assert_eq!(read(me, 8, 3), None);
+    }
+
+    #[test]
+    fn gathers_segments_in_one_read_or_piece_by_piece() {
+        let me = std::process::id() as i32;
+        let a = b"hello ".to_vec();
+        let b = b"world".to_vec();
+        let segs = [(a.as_ptr() as u64, 6), (b.as_ptr() as u64, 5), (0, 0)];
+        assert_eq!(read_gather(me, &segs), b"hello world".to_vec());
+        // An unreadable segment contributes nothing, the others still do.
+        let segs = [(a.as_ptr() as u64, 6), (8, 4), (b.as_ptr() as u64, 5)];
+        assert_eq!(read_gather(me, &segs), b"hello world".to_vec());
+        assert!(read_gather(me, &[]).is_empty());
+    }
+
+    #[test]
+    fn strings_longer_than_the_first_read() {
+        let me = std::process::id() as i32;
+        let long: Vec<u8> = (0..5000).map(|i| b'a' + (i % 26) as u8).collect();
+        let mut s = long.clone();
+        s.push(0);
+        let addr = s.as_ptr() as u64;
+        assert_eq!(read_cstr(me, addr, 8192), Some((long.clone(), false)));
+        assert_eq!(
+            read_cstr(me, addr, FIRST_READ + 1),
+            Some((long[..FIRST_READ + 1].to_vec(), true))
+        );
     }
 }

@@ -7,6 +7,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
+use trace_format::syscalls::{SetError, SyscallSet, parse_set};
+
+use crate::placement::CpuAffinity;
 
 /// `capture`: record every syscall of a workload into a trace file.
 #[derive(Debug, Parser)]
@@ -49,6 +52,18 @@ pub struct Args {
     #[arg(short, long)]
     pub verbose: bool,
 
+    /// Syscalls to record: all (default), falco, file, net, process, or a
+    /// comma list of sets and syscall names. State-changing syscalls are
+    /// always recorded. Other than `all`, a seccomp filter makes the rest
+    /// run without stopping (launch mode; with --pid they still stop).
+    #[arg(long, value_name = "SET", default_value = "all")]
+    pub syscalls: String,
+
+    /// CPU placement: auto (tracer and workload on one CPU while the workload
+    /// is a single thread), shared (always: restricts the workload), none.
+    #[arg(long, value_enum, value_name = "POLICY", default_value_t = CpuAffinity::Auto)]
+    pub cpu_affinity: CpuAffinity,
+
     /// The command to launch and record.
     #[arg(last = true, value_name = "CMD")]
     pub cmd: Vec<OsString>,
@@ -74,6 +89,29 @@ pub struct Config {
     pub verbose: bool,
     /// capture's own command line, for the trace metadata.
     pub command_line: Vec<String>,
+    /// `--syscalls`: `None` records every syscall (`all`, unknown numbers
+    /// included); otherwise the set, `STATE` syscalls included.
+    pub syscalls: Option<SyscallSet>,
+    /// `--syscalls` as given, for the trace metadata.
+    pub syscall_spec: String,
+    pub cpu_affinity: CpuAffinity,
+}
+
+impl Config {
+    /// Things the user should know before the run starts (printed by the
+    /// binary, even with `-q`).
+    pub fn notices(&self) -> Vec<String> {
+        let mut v = Vec::new();
+        if matches!(self.target, Target::Attach(_)) && self.syscalls.is_some() {
+            v.push(format!(
+                "--syscalls {}: with --pid no seccomp filter can be installed (a running \
+                 process must install it itself), so every syscall still stops; only the \
+                 selected ones are recorded",
+                self.syscall_spec
+            ));
+        }
+        v
+    }
 }
 
 /// Invalid command-line input.
@@ -87,6 +125,8 @@ pub enum OptionError {
     Zero(&'static str),
     #[error("invalid pid `{0}`")]
     Pid(i32),
+    #[error("--syscalls: {0}")]
+    Syscalls(#[from] SetError),
 }
 
 /// Parses `123`, `64K`, `100M`, `2G` (binary multiples, optional `B`/`iB`).
@@ -134,6 +174,8 @@ impl Args {
         if chunk_bytes == Some(0) {
             return Err(OptionError::Zero("chunk-size"));
         }
+        let set = parse_set(&self.syscalls)?;
+        let all = self.syscalls.split(',').any(|i| i.trim() == "all");
         Ok(Config {
             target,
             output: self.output,
@@ -146,6 +188,9 @@ impl Args {
             command_line: std::env::args_os()
                 .map(|a| a.to_string_lossy().into_owned())
                 .collect(),
+            syscalls: (!all).then_some(set),
+            syscall_spec: self.syscalls.trim().to_string(),
+            cpu_affinity: self.cpu_affinity,
         })
     }
 }
@@ -187,5 +232,21 @@ mod tests {
         assert!(parse(&["capture", "--pid", "1", "--", "ls"]).is_err());
         assert!(parse(&["capture", "--rotate-size", "0", "--", "ls"]).is_err());
         assert!(parse(&["capture", "--chunk-size", "x", "--", "ls"]).is_err());
+    }
+
+    #[test]
+    fn syscall_sets() {
+        let c = parse(&["capture", "--", "ls"]).unwrap_or_else(|e| panic!("{e}"));
+        assert!(c.syscalls.is_none());
+        assert_eq!(c.syscall_spec, "all");
+        let c =
+            parse(&["capture", "--syscalls", "net", "--", "ls"]).unwrap_or_else(|e| panic!("{e}"));
+        let set = c.syscalls.unwrap_or_else(|| panic!("a set"));
+        assert!(set.contains(42) && set.contains(33), "connect, dup2");
+        let c = parse(&["capture", "--syscalls", "file,all", "--", "ls"])
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(c.syscalls.is_none());
+        let e = parse(&["capture", "--syscalls", "opnat", "--", "ls"]).unwrap_err();
+        assert!(e.contains("did you mean `openat`"), "{e}");
     }
 }

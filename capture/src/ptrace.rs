@@ -167,6 +167,21 @@ pub fn resume_syscall(tid: i32, signal: i32) -> Result<()> {
     check(r, "PTRACE_SYSCALL", tid)
 }
 
+/// `PTRACE_CONT`, delivering `signal` (0 for none): no syscall stops
+/// (only seccomp `RET_TRACE`, events and signals stop the tracee).
+pub fn resume_cont(tid: i32, signal: i32) -> Result<()> {
+    // SAFETY: PTRACE_CONT takes no pointers; data is the signal number.
+    let r = unsafe {
+        libc::ptrace(
+            libc::PTRACE_CONT,
+            tid,
+            std::ptr::null_mut::<libc::c_void>(),
+            signal as libc::c_long,
+        )
+    };
+    check(r, "PTRACE_CONT", tid)
+}
+
 /// `PTRACE_LISTEN`: leave a group-stopped tracee stopped, but let it
 /// report SIGCONT and new events.
 pub fn listen(tid: i32) -> Result<()> {

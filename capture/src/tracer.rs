@@ -4,9 +4,12 @@
 //! the thread that attached, so the type is `!Send` (a `PhantomData` of a
 //! raw pointer). It waits for any tracee (`waitpid(-1, __WALL)`), turns the
 //! wait status into a [`Stop`], acts on it, and resumes the thread with
-//! `PTRACE_SYSCALL`, doing as little as possible while the tracee is
-//! stopped: one `PTRACE_GET_SYSCALL_INFO`, the memory reads the syscall
-//! table asks for, and a channel send.
+//! `PTRACE_SYSCALL` (under a `--syscalls` seccomp filter: `PTRACE_CONT`,
+//! except between a `PTRACE_EVENT_SECCOMP` stop and that syscall's exit),
+//! doing as little as possible while the tracee is stopped: one
+//! `PTRACE_GET_SYSCALL_INFO`, the memory reads the syscall table asks for,
+//! and a channel send. Every few stops it may move itself (and one lone
+//! single-threaded tracee) to share a CPU ([`crate::placement`]).
 //!
 //! Per thread it keeps the syscall-entry record (number, arguments, entry
 //! params, entry time) until the matching exit stop, when the
@@ -26,8 +29,13 @@
 //!   announces it, so `ProcessStart` always precedes the child's events.
 //!
 //! **Invariant:** every stop of a known thread ends with exactly one resume
-//! (`PTRACE_SYSCALL`, `PTRACE_LISTEN` or `PTRACE_DETACH`), except a parked
-//! early child, resumed when announced.
+//! (`PTRACE_SYSCALL`, `PTRACE_CONT`, `PTRACE_LISTEN` or `PTRACE_DETACH`),
+//! except a parked early child, resumed when announced.
+//!
+//! **Invariant:** a tracee running under capture's seccomp filter is never
+//! detached (its recorded syscalls would fail with `ENOSYS` without a
+//! tracer): after the main process exits, or the writer fails, the tracer
+//! keeps serving its stops until every tracee has exited.
 //!
 //! **Invariant:** an event is sent to the writer before the tracer's own
 //! copy of the state applies it (see [`crate::state`]).
@@ -40,12 +48,13 @@ use trace_format::model::{
     Event, EventBody, Exec, Marker, MarkerKind, Param, ProcessStart, SignalAction, SignalEvent,
     SockAddr, SyscallEvent, ThreadExit, Value, result_index,
 };
-use trace_format::syscalls;
+use trace_format::syscalls::{self, SyscallSet};
 
 use crate::arch;
 use crate::clock::mono_ns;
 use crate::decode::{self, Ctx};
 use crate::error::{CaptureError, Result};
+use crate::placement::{self, CpuAffinity, Placement};
 use crate::procfs;
 use crate::ptrace::{self, Stop, SyscallInfo, event};
 use crate::signals;
@@ -118,6 +127,12 @@ pub struct Tracer {
     detaching: bool,
     detached: u64,
     sink_failed: Option<CaptureError>,
+    /// `--syscalls`: `None` records every syscall.
+    set: Option<SyscallSet>,
+    /// A seccomp filter selects the syscalls that stop (launch mode with a
+    /// set): threads run with `PTRACE_CONT` unless a syscall is pending.
+    seccomp: bool,
+    placement: Placement,
     pub stats: Stats,
     _not_send: PhantomData<*const ()>,
 }
@@ -161,9 +176,29 @@ impl Tracer {
             detaching: false,
             detached: 0,
             sink_failed: None,
+            set: None,
+            seccomp: false,
+            placement: Placement::new(CpuAffinity::None),
             stats: Stats::default(),
             _not_send: PhantomData,
         }
+    }
+
+    /// Records only the syscalls of `set` (`None`: all). With `seccomp`, the
+    /// tracees run under the filter built from the same set: the entry of a
+    /// recorded syscall is a `PTRACE_EVENT_SECCOMP` stop, and threads are
+    /// resumed with `PTRACE_CONT` except between such a stop and the
+    /// syscall's exit.
+    pub fn with_syscalls(mut self, set: Option<SyscallSet>, seccomp: bool) -> Tracer {
+        self.seccomp = seccomp && set.is_some();
+        self.set = set;
+        self
+    }
+
+    /// Places the tracer thread by `placement` ([`crate::placement`]).
+    pub fn with_placement(mut self, placement: Placement) -> Tracer {
+        self.placement = placement;
+        self
     }
 
     /// Sends an event to the writer, then applies it to the tracer's state.
@@ -177,7 +212,10 @@ impl Tracer {
         self.state.apply(&ev);
         if let Err(e) = self.sink.send(Msg::Event(ev)) {
             self.sink_failed = Some(e);
-            if !self.detaching {
+            // Under a seccomp filter a detached tracee would get ENOSYS for
+            // every syscall of the set (RET_TRACE without a tracer): stay
+            // attached, stopping and resuming without recording.
+            if !self.detaching && !self.seccomp {
                 self.begin_detach();
             }
             return;
@@ -212,9 +250,15 @@ impl Tracer {
             if self.mode == Mode::Attach && signals::detach_requested() && !self.detaching {
                 self.begin_detach();
             }
-            if self.main_status.is_some() && !self.detaching && !self.threads.is_empty() {
+            if self.main_status.is_some()
+                && !self.detaching
+                && !self.seccomp
+                && !self.threads.is_empty()
+            {
                 // The workload's main process is gone: leave the rest
-                // running, untraced.
+                // running, untraced. Not under a seccomp filter: detached,
+                // they would get ENOSYS for every syscall of the set, so
+                // capture keeps tracing them until they exit.
                 self.begin_detach();
             }
             if self.threads.is_empty() && self.early.is_empty() {
@@ -266,10 +310,19 @@ impl Tracer {
         self.marker(MarkerKind::TracerError, 0, what);
     }
 
-    /// Resumes with PTRACE_SYSCALL; a vanished tracee is not an error (its
-    /// death is reported by wait).
+    /// Resumes with `PTRACE_SYSCALL`, or under a seccomp filter with
+    /// `PTRACE_CONT` unless the thread is inside a recorded syscall (whose
+    /// exit stop is wanted); a vanished tracee is not an error (its death is
+    /// reported by wait).
     fn resume(&mut self, tid: i32, sig: i32) {
-        match ptrace::resume_syscall(tid, sig) {
+        let syscall_stops =
+            !self.seccomp || self.threads.get(&tid).is_some_and(|t| t.entry.is_some());
+        let r = if syscall_stops {
+            ptrace::resume_syscall(tid, sig)
+        } else {
+            ptrace::resume_cont(tid, sig)
+        };
+        match r {
             Ok(()) | Err(CaptureError::TraceeDied { .. }) => {}
             Err(e) => self.tracer_error(e.to_string()),
         }
@@ -277,6 +330,17 @@ impl Tracer {
 
     fn on_wait(&mut self, tid: i32, status: i32) {
         self.stats.stops += 1;
+        if let Some(placement::Window::Single(t)) = self.placement.on_stop(tid) {
+            // Only one thread stopped lately: share a CPU with it, if its
+            // process has no other thread.
+            let pid = self.pid_of(t);
+            let alone = self.threads.values().filter(|i| i.pid == pid).count() == 1;
+            if alone && self.threads.contains_key(&t) {
+                self.placement.pin_with(t);
+            } else {
+                self.placement.release();
+            }
+        }
         let stop = Stop::from_status(status);
         if !self.threads.contains_key(&tid) {
             if stop.is_death() {
@@ -382,9 +446,23 @@ impl Tracer {
             }
         };
         match info {
-            SyscallInfo::Entry { arch, nr, args } => {
+            SyscallInfo::Entry { arch, nr, args } | SyscallInfo::Seccomp { arch, nr, args } => {
+                let seccomp_stop = matches!(info, SyscallInfo::Seccomp { .. });
+                let pending = self.threads.get(&tid).is_some_and(|t| t.entry.is_some());
+                if pending && (seccomp_stop || self.seccomp) {
+                    // The same syscall seen twice: a seccomp stop after its
+                    // syscall-entry stop (a workload's own RET_TRACE filter
+                    // without ours), or an entry stop after our seccomp
+                    // stop (kernels before 4.8). The first one counts.
+                    self.resume(tid, 0);
+                    return;
+                }
                 let ts = mono_ns();
                 let id = arch::canonical_id(arch, nr);
+                let wanted = match (id, &self.set) {
+                    (Some(id), Some(set)) => set.contains(id),
+                    _ => true,
+                };
                 if let Some(t) = self.threads.get_mut(&tid)
                     && t.prelude
                 {
@@ -393,6 +471,26 @@ impl Tracer {
                         return;
                     }
                     t.prelude = false;
+                }
+                if id.is_none() {
+                    self.stats.foreign_syscalls += 1;
+                }
+                if !wanted || id.is_none() {
+                    // Not recorded. Under a filter nothing is kept (the exit
+                    // is not wanted: `PTRACE_CONT`); otherwise an entry
+                    // without id marks the exit as expected.
+                    if !self.seccomp
+                        && let Some(t) = self.threads.get_mut(&tid)
+                    {
+                        t.entry = Some(Entry {
+                            id: None,
+                            args,
+                            ts,
+                            params: Vec::new(),
+                        });
+                    }
+                    self.resume(tid, 0);
+                    return;
                 }
                 let pid = self.pid_of(tid);
                 let (args, params) = match id {
@@ -418,10 +516,7 @@ impl Tracer {
                         };
                         (args, params)
                     }
-                    None => {
-                        self.stats.foreign_syscalls += 1;
-                        (args, Vec::new())
-                    }
+                    None => (args, Vec::new()),
                 };
                 if let Some(t) = self.threads.get_mut(&tid) {
                     t.entry = Some(Entry {
@@ -439,7 +534,7 @@ impl Tracer {
                     None => self.stats.unmatched_exits += 1,
                 }
             }
-            SyscallInfo::Seccomp { .. } | SyscallInfo::None => {}
+            SyscallInfo::None => {}
         }
         self.resume(tid, 0);
     }
@@ -484,6 +579,8 @@ impl Tracer {
 
     fn on_event(&mut self, tid: i32, ev: i32) {
         match ev {
+            // A syscall entry selected by the filter (resumed there).
+            event::SECCOMP => return self.on_syscall(tid),
             event::FORK | event::VFORK | event::CLONE => self.on_new_child(tid, ev),
             event::EXEC => self.on_exec(tid),
             event::EXIT => {
@@ -540,6 +637,17 @@ impl Tracer {
                 prelude: false,
             },
         );
+        if self.placement.restricts_on_clone() {
+            // A restricted task cloned: everyone gets their CPUs back.
+            let failed = self
+                .placement
+                .on_clone(tid, child, self.threads.keys().copied());
+            for (t, e) in failed {
+                self.tracer_error(format!(
+                    "--cpu-affinity auto: cannot give thread {t} its CPUs back: {e}"
+                ));
+            }
+        }
         self.emit(Event {
             ts: mono_ns(),
             tid: child,
@@ -644,6 +752,7 @@ impl Tracer {
     }
 
     fn on_death(&mut self, tid: i32, status: i32) {
+        self.placement.forget(tid);
         let Some(t) = self.threads.remove(&tid) else {
             return;
         };
@@ -790,8 +899,8 @@ fn special_entry(tid: i32, id: u16, args: &[u64; 6], out: &mut Vec<Param>) {
 }
 
 /// Per-syscall exit derivations: the local end of a connected or accepted
-/// inet socket (`result_index::EXTRA`), which no argument holds; read from
-/// `/proc/PID/net/*` by the socket's inode.
+/// inet socket (`result_index::EXTRA`), which no argument holds; asked of
+/// the socket itself ([`crate::remote_fd`]).
 fn special_exit(ctx: &Ctx, id: u16, args: &[u64; 6], ret: i64, out: &mut Vec<Param>) {
     let fd = match id {
         sysno::CONNECT if ret == 0 || ret == -(libc::EINPROGRESS as i64) => args[0] as i32,
@@ -809,34 +918,46 @@ fn special_exit(ctx: &Ctx, id: u16, args: &[u64; 6], ret: i64, out: &mut Vec<Par
     if !inet {
         return;
     }
-    let Some(inode) = procfs::socket_inode(ctx.pid, fd) else {
-        return;
+    // O(1) through a duplicate of the fd (`remote_fd`); the `/proc/PID/net`
+    // scan (O(sockets)) only when that is unavailable.
+    let (local, peer) = match crate::remote_fd::socket_ends(ctx.pid, fd) {
+        Some(ends) => ends,
+        None => {
+            let Some(inode) = procfs::socket_inode(ctx.pid, fd) else {
+                return;
+            };
+            let Some(s) = procfs::find_inet_socket(ctx.pid, inode) else {
+                return;
+            };
+            let family = if s.local_addr.len() == 16 { 10 } else { 2 };
+            (
+                SockAddr {
+                    family,
+                    addr: s.local_addr,
+                    port: s.local_port,
+                    ..SockAddr::default()
+                },
+                Some(SockAddr {
+                    family,
+                    addr: s.remote_addr,
+                    port: s.remote_port,
+                    ..SockAddr::default()
+                }),
+            )
+        }
     };
-    let Some(s) = procfs::find_inet_socket(ctx.pid, inode) else {
-        return;
-    };
-    let family = if s.local_addr.len() == 16 { 10 } else { 2 };
     out.push(Param {
         index: result_index::EXTRA,
-        value: Value::SockAddr(SockAddr {
-            family,
-            addr: s.local_addr.clone(),
-            port: s.local_port,
-            ..SockAddr::default()
-        }),
+        value: Value::SockAddr(local),
     });
-    // accept(2) without an address buffer: the peer from /proc too.
+    // accept(2) without an address buffer: the peer from the socket too.
     if matches!(id, sysno::ACCEPT | sysno::ACCEPT4)
         && !out.iter().any(|p| p.index == result_index::SOCKADDR_OUT)
+        && let Some(peer) = peer
     {
         out.push(Param {
             index: result_index::SOCKADDR_OUT,
-            value: Value::SockAddr(SockAddr {
-                family,
-                addr: s.remote_addr,
-                port: s.remote_port,
-                ..SockAddr::default()
-            }),
+            value: Value::SockAddr(peer),
         });
     }
 }

@@ -128,6 +128,16 @@ pub fn path_of(s: &SyscallEvent, index: u8) -> Option<String> {
     }
 }
 
+/// Extra capture options for every run, from `SYSREC_TEST_CAPTURE_ARGS`
+/// (whitespace-separated), e.g. `--syscalls falco` to run the transparency
+/// tests under the seccomp filter. Tests that check which syscalls were
+/// recorded expect the default (`all`).
+pub fn env_args() -> Vec<String> {
+    std::env::var("SYSREC_TEST_CAPTURE_ARGS")
+        .map(|v| v.split_whitespace().map(str::to_string).collect())
+        .unwrap_or_default()
+}
+
 /// A temp dir with a trace path in it.
 pub struct Work {
     pub dir: tempfile::TempDir,
@@ -159,6 +169,7 @@ impl Work {
         let mut c = Command::new(capture_bin());
         c.arg("-o")
             .arg(self.trace_path())
+            .args(env_args())
             .args(extra)
             .arg("--")
             .args(cmd);
@@ -170,6 +181,7 @@ impl Work {
         Command::new(capture_bin())
             .arg("-o")
             .arg(self.trace_path())
+            .args(env_args())
             .args(extra)
             .arg("--")
             .args(cmd)

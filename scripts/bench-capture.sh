@@ -1,0 +1,190 @@
+#!/usr/bin/env bash
+# Capture's cost per syscall, in one run, against the floor of a ptrace stop.
+#
+#   bash scripts/bench-capture.sh [ROUNDS]       (default 3; needs root or
+#                                                 CAP_SYS_PTRACE, gcc, strace,
+#                                                 nginx, wrk)
+#
+# Workloads:
+#   micro  a C loop of open/read/close of /etc/hostname (the script compiles
+#          it); it reports its own loop rate (iterations/s)
+#   nginx  nginx (1 worker, access log off) serving a 13-byte file to
+#          `wrk -t1 -c8` on 127.0.0.1 for $DURATION s; requests/s
+#
+# Configurations (each round runs every configuration once, in this order,
+# so all of them see the same machine load; the table is the median over
+# rounds, as throughput and as a ratio to native and to strace):
+#   native          the workload alone
+#   strace          strace -f -o /dev/null
+#   bare            capture/examples/bare_tracer.rs: PTRACE_SYSCALL, 2 stops
+#                   per syscall, nothing read, nothing recorded
+#   bare-follow     the same, the tracer following the tracee's CPU
+#   bare-1cpu       the same, tracer and tracee pinned to one CPU
+#   capture-all-none  capture --syscalls all --cpu-affinity none
+#   capture-all     capture --syscalls all (every syscall, decoded, written;
+#                   default placement auto: one CPU while the workload is
+#                   one thread, then the lone busy single-threaded process
+#                   (the nginx worker) shares the tracer's CPU)
+#   capture-all-1cpu  capture --syscalls all --cpu-affinity shared
+#   capture-falco-none, capture-falco, capture-falco-1cpu: the same with
+#                   --syscalls falco (seccomp filter)
+# (bare-follow, not in the default list: the tracer re-pins itself to the
+# tracee's last CPU every 20 ms.)
+#
+# Environment: DURATION (nginx seconds per run, default 4), ITER (micro
+# iterations, default 30000), CONFIGS (space-separated subset).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROUNDS=${1:-3}
+DURATION=${DURATION:-4}
+ITER=${ITER:-30000}
+CONFIGS=${CONFIGS:-"native strace bare bare-1cpu capture-all-none capture-all capture-all-1cpu capture-falco-none capture-falco capture-falco-1cpu"}
+PORT=${PORT:-18480}
+
+for t in gcc strace nginx wrk; do
+  command -v "$t" >/dev/null || { echo "bench-capture: $t is missing" >&2; exit 2; }
+done
+
+cargo build --release -q -p capture --bin capture --example bare_tracer
+CAPTURE=$PWD/target/release/capture
+BARE=$PWD/target/release/examples/bare_tracer
+
+WORK=$(mktemp -d /tmp/bench-capture.XXXXXX)
+trap 'rm -rf "$WORK"' EXIT
+
+cat >"$WORK/micro.c" <<'C'
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+    long n = argc > 1 ? atol(argv[1]) : 30000;
+    char b[64];
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (long i = 0; i < n; i++) {
+        int fd = open("/etc/hostname", O_RDONLY);
+        if (fd < 0) return 1;
+        if (read(fd, b, sizeof b) < 0) return 1;
+        close(fd);
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double s = (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+    printf("%.0f\n", n / s);
+    return 0;
+}
+C
+gcc -O2 -o "$WORK/micro" "$WORK/micro.c"
+
+mkdir -p "$WORK/www" "$WORK/nginx"
+printf 'hello, bench\n' >"$WORK/www/small.txt"
+cat >"$WORK/nginx.conf" <<CONF
+worker_processes 1;
+daemon off;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/error.log;
+events { worker_connections 256; }
+http {
+  access_log off;
+  client_body_temp_path $WORK/nginx/body;
+  proxy_temp_path $WORK/nginx/proxy;
+  fastcgi_temp_path $WORK/nginx/fastcgi;
+  uwsgi_temp_path $WORK/nginx/uwsgi;
+  scgi_temp_path $WORK/nginx/scgi;
+  server {
+    listen 127.0.0.1:$PORT;
+    root $WORK/www;
+  }
+}
+CONF
+
+# wrapper CONFIG: the command prefix of a configuration.
+wrapper() {
+  case $1 in
+    native) ;;
+    strace) echo "strace -f -o /dev/null" ;;
+    bare) echo "$BARE --" ;;
+    bare-1cpu) echo "$BARE --same-cpu --" ;;
+    bare-follow) echo "$BARE --follow --" ;;
+    capture-*)
+      # capture-SET[-POLICY]: POLICY is 1cpu (shared) or none; without it
+      # capture's default (auto).
+      local spec=${1#capture-} policy=auto
+      case $spec in
+        *-1cpu) policy=shared; spec=${spec%-1cpu} ;;
+        *-none) policy=none; spec=${spec%-none} ;;
+      esac
+      echo "$CAPTURE -q -o $WORK/t.zst --syscalls $spec --cpu-affinity $policy --" ;;
+    *) echo "unknown configuration $1" >&2; exit 2 ;;
+  esac
+}
+
+run_micro() {
+  # shellcheck disable=SC2046
+  $(wrapper "$1") "$WORK/micro" "$ITER"
+  rm -rf "$WORK"/t.*
+}
+
+run_nginx() {
+  rm -f "$WORK/nginx/nginx.pid"
+  # shellcheck disable=SC2046
+  $(wrapper "$1") nginx -c "$WORK/nginx.conf" >/dev/null 2>&1 &
+  local wpid=$! i
+  for i in $(seq 1 200); do
+    if (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null; then break; fi
+    sleep 0.05
+  done
+  local rps
+  rps=$(wrk -t1 -c8 -d"${DURATION}s" "http://127.0.0.1:$PORT/small.txt" 2>/dev/null |
+    awk '/^Requests\/sec/ {printf "%.0f", $2}')
+  kill -QUIT "$(cat "$WORK/nginx/nginx.pid" 2>/dev/null)" 2>/dev/null || true
+  for i in $(seq 1 100); do kill -0 "$wpid" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$wpid" 2>/dev/null || true
+  wait "$wpid" 2>/dev/null || true
+  pkill -KILL -f "nginx -c $WORK/nginx.conf" 2>/dev/null || true
+  rm -rf "$WORK"/t.*
+  echo "${rps:-0}"
+}
+
+RES="$WORK/results"
+: >"$RES"
+for r in $(seq 1 "$ROUNDS"); do
+  for c in $CONFIGS; do
+    m=$(run_micro "$c")
+    n=$(run_nginx "$c")
+    echo "round $r: $c micro=$m nginx=$n" >&2
+    echo "$c $m $n" >>"$RES"
+  done
+done
+
+echo
+echo "date: $(date -u +%Y-%m-%dT%H:%MZ)  kernel: $(uname -r)  cpus: $(nproc)  rounds: $ROUNDS  load: $(cut -d' ' -f1-3 /proc/loadavg)"
+python3 - "$RES" "$CONFIGS" <<'PY'
+import sys, statistics
+res, configs = sys.argv[1], sys.argv[2].split()
+rows = {}
+for line in open(res):
+    c, m, n = line.split()
+    rows.setdefault(c, ([], []))
+    rows[c][0].append(float(m)); rows[c][1].append(float(n))
+med = {c: (statistics.median(v[0]), statistics.median(v[1])) for c, v in rows.items()}
+nat = med.get("native")
+st = med.get("strace")
+bare = [med[c] for c in med if c.startswith("bare")]
+best = (max(b[0] for b in bare), max(b[1] for b in bare)) if bare else None
+def ratio(x, ref, i, fmt):
+    return format(x / ref[i], fmt) if ref and ref[i] else "-"
+print("| configuration | micro iter/s | x native | x strace | x best bare | nginx req/s | x native | x strace | x best bare |")
+print("|---|---|---|---|---|---|---|---|---|")
+for c in configs:
+    if c not in med: continue
+    m, n = med[c]
+    print(f"| {c} | {m:.0f} | {ratio(m, nat, 0, '.3f')} | {ratio(m, st, 0, '.2f')} | {ratio(m, best, 0, '.2f')} "
+          f"| {n:.0f} | {ratio(n, nat, 1, '.3f')} | {ratio(n, st, 1, '.2f')} | {ratio(n, best, 1, '.2f')} |")
+print()
+print("all rounds (micro iter/s, nginx req/s):")
+for c in configs:
+    if c in rows:
+        print(f"  {c}: {' '.join(f'{x:.0f}' for x in rows[c][0])} | {' '.join(f'{x:.0f}' for x in rows[c][1])}")
+PY
