@@ -532,21 +532,15 @@ impl FieldSource for EventView<'_> {
                 let p = self.level(f, 0)?;
                 self.proc_value(f.id, p)
             }
-            F::ProcExe => {
-                let i = self.info()?;
-                self.text(&i.exe)
-            }
-            F::ProcPexe => {
-                let p = self.ancestor(1)?;
-                self.text(&p.info.exe)
-            }
-            F::ProcExepath => {
-                let i = self.info()?;
-                self.text(&i.exepath)
-            }
-            F::ProcPexepath => {
-                let p = self.ancestor(1)?;
-                self.text(&p.info.exepath)
+            F::ProcExe | F::ProcPexe | F::ProcExepath | F::ProcPexepath => {
+                let up = u32::from(matches!(f.id, F::ProcPexe | F::ProcPexepath));
+                let p = self.ancestor(up)?;
+                let b = if matches!(f.id, F::ProcExe | F::ProcPexe) {
+                    &p.info.exe
+                } else {
+                    &p.info.exepath
+                };
+                self.text(b)
             }
             F::ProcArgs => {
                 let i = self.info()?;
