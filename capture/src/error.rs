@@ -58,6 +58,10 @@ pub enum CaptureError {
     #[error("trace writer: {0}")]
     Writer(String),
 
+    /// Shipping to S3 cannot be set up (bad URL, client configuration).
+    #[error("--s3: {0}")]
+    Ship(String),
+
     /// Any other I/O error, with what was being done.
     #[error("{what}: {source}")]
     Io { what: String, source: io::Error },

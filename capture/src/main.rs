@@ -28,6 +28,14 @@ fn main() -> ExitCode {
             if !config.quiet {
                 eprintln!("{}", report.summary_line());
             }
+            // What could not be shipped is reported even with -q.
+            if let Some(ship) = &report.ship
+                && (!config.quiet || !ship.complete())
+            {
+                for line in ship.lines() {
+                    eprintln!("{line}");
+                }
+            }
             if config.verbose {
                 eprintln!("capture: {:?}", report.stats);
                 if let Some(s) = &report.summary {

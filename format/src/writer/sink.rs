@@ -26,6 +26,8 @@ use crate::{FORMAT_VERSION, fb};
 /// A segment that was closed and renamed, for shippers.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ClosedSegment {
+    /// The trace the segment belongs to.
+    pub trace_id: [u8; 16],
     pub path: PathBuf,
     pub entry: SegmentEntry,
     /// The manifest after this segment was added (rotation only).
@@ -330,6 +332,7 @@ impl Sink {
         }
         if let Some(tx) = &self.on_segment {
             let _ = tx.send(ClosedSegment {
+                trace_id: self.trace_id,
                 path: seg.final_path,
                 entry,
                 manifest: self.manifest_path.clone(),
