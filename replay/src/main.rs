@@ -5,7 +5,7 @@
 //! verify that found damage) or alerts could not be computed, 2 for usage
 //! errors.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -23,15 +23,18 @@ use trace_format::verify::{VerifyReport, verify};
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
-    /// Trace files (.zst), segment directories or manifests.
+    /// Trace files (.zst), segment directories, manifests or s3:// prefixes.
     traces: Vec<PathBuf>,
+    /// S3-compatible endpoint for s3:// traces (default: $AWS_ENDPOINT_URL_S3, $AWS_ENDPOINT_URL, else AWS).
+    #[arg(long, value_name = "URL", global = true)]
+    s3_endpoint: Option<String>,
 }
 
 #[derive(Subcommand)]
 enum Command {
     /// Check every chunk's hash and the hash chain; report what is missing or altered.
     Verify {
-        /// Trace files (.zst), segment directories or manifests.
+        /// Trace files (.zst), segment directories, manifests or s3:// prefixes.
         #[arg(required = true)]
         traces: Vec<PathBuf>,
     },
@@ -40,7 +43,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Some(Command::Verify { traces }) => run_verify(&traces),
+        Some(Command::Verify { traces }) => run_verify(&traces, cli.s3_endpoint),
         None => Err(anyhow::anyhow!(
             "rule evaluation is not available in this build yet; use `replay verify TRACE...`"
         )),
@@ -54,14 +57,14 @@ fn main() -> ExitCode {
     }
 }
 
-fn run_verify(traces: &[PathBuf]) -> anyhow::Result<ExitCode> {
+fn run_verify(traces: &[PathBuf], s3_endpoint: Option<String>) -> anyhow::Result<ExitCode> {
     let mut intact = true;
     for path in traces {
-        let reader =
-            TraceReader::open(path).with_context(|| format!("verifying `{}`", path.display()))?;
-        let report = verify(&reader);
-        print_report(path, &report);
-        intact &= report.is_intact();
+        for (name, reader) in open(path, &s3_endpoint)? {
+            let report = verify(&reader);
+            print_report(&name, &report);
+            intact &= report.is_intact();
+        }
     }
     Ok(if intact {
         ExitCode::SUCCESS
@@ -70,7 +73,24 @@ fn run_verify(traces: &[PathBuf]) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn print_report(path: &std::path::Path, r: &VerifyReport) {
+/// The traces `path` names: one local trace, or every trace under an
+/// `s3://` prefix.
+fn open(path: &Path, s3_endpoint: &Option<String>) -> anyhow::Result<Vec<(PathBuf, TraceReader)>> {
+    let context = || format!("opening `{}`", path.display());
+    match path.to_str().filter(|p| p.starts_with("s3://")) {
+        Some(url) => Ok(sysrec_s3::open_url(url, s3_endpoint.clone())
+            .with_context(context)?
+            .into_iter()
+            .map(|t| (PathBuf::from(t.url), t.reader))
+            .collect()),
+        None => Ok(vec![(
+            path.to_path_buf(),
+            TraceReader::open(path).with_context(context)?,
+        )]),
+    }
+}
+
+fn print_report(path: &Path, r: &VerifyReport) {
     let id = r
         .trace_id
         .map(|id| uuid_text(&id))

@@ -40,6 +40,6 @@ pub mod url;
 
 pub use client::{Client, ClientOptions};
 pub use error::{Failure, S3Error};
-pub use open::{OpenedTrace, open};
+pub use open::{OpenedTrace, open, open_url};
 pub use source::ObjectSource;
 pub use url::S3Url;

@@ -39,6 +39,21 @@ fn holds_trace(l: &Listing) -> bool {
         .any(|o| name(&o.key) == MANIFEST || parse_segment_name(name(&o.key)).is_some())
 }
 
+/// Opens the traces under the `s3://` URL `url` with a client of a few
+/// threads (readers may read from many threads at once).
+pub fn open_url(url: &str, endpoint: Option<String>) -> Result<Vec<OpenedTrace>, S3Error> {
+    let url: S3Url = url.parse()?;
+    let client = Client::new(
+        &url.bucket,
+        &crate::client::ClientOptions {
+            endpoint,
+            worker_threads: 2,
+            ..crate::client::ClientOptions::default()
+        },
+    )?;
+    open(&Arc::new(client), &url)
+}
+
 /// The traces under `url`, in key order.
 pub fn open(client: &Arc<Client>, url: &S3Url) -> Result<Vec<OpenedTrace>, S3Error> {
     let bucket = &url.bucket;
