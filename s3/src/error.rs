@@ -130,7 +130,28 @@ fn describe(e: &object_store::Error) -> String {
         E::NotFound { .. } if text.contains("NoSuchBucket") => " (the bucket does not exist)",
         _ => "",
     };
-    format!("{text}{hint}")
+    format!("{}{hint}", short(&text))
+}
+
+/// S3's error documents make `object_store`'s messages long and multi-line:
+/// keep the status, S3's error code and message when they are there.
+fn short(text: &str) -> String {
+    let between = |a: &str, b: &str| {
+        let start = text.find(a)? + a.len();
+        let len = text[start..].find(b)?;
+        Some(text[start..start + len].to_string())
+    };
+    let status = text
+        .split("status code: ")
+        .nth(1)
+        .map(|r| r.split(':').next().unwrap_or(r).trim().to_string());
+    match (status, between("<Code>", "</Code>")) {
+        (Some(status), Some(code)) => {
+            let msg = between("<Message>", "</Message>").unwrap_or_default();
+            format!("{status}: {code}: {msg}")
+        }
+        _ => text.split_whitespace().collect::<Vec<_>>().join(" "),
+    }
 }
 
 #[cfg(test)]
@@ -154,5 +175,9 @@ mod tests {
         for (text, want) in cases {
             assert_eq!(classify_text(text), want, "{text}");
         }
+        assert_eq!(
+            short("Error performing PUT http://h/b/k in 9ms - Server returned non-2xx status code: 403 Forbidden: <?xml?>\n<Error><Code>InvalidAccessKeyId</Code><Message>No such key.</Message></Error>"),
+            "403 Forbidden: InvalidAccessKeyId: No such key."
+        );
     }
 }

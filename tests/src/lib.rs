@@ -89,3 +89,4 @@ pub fn require(tool: &str) -> bool {
 }
 
 pub mod capture_support;
+pub mod s3_support;
