@@ -249,3 +249,223 @@ fn wrong_credentials_are_a_clear_error_and_the_trace_stays_local() {
     let files = spool_files(work.path("").as_path());
     assert!(files.contains(&"t.000000.zst".to_string()), "{files:?}");
 }
+
+/// Closed segment files in the spool.
+fn closed_segments(dir: &Path) -> usize {
+    spool_files(dir)
+        .iter()
+        .filter(|n| n.ends_with(".zst"))
+        .count()
+}
+
+/// The workload `comm` runs (exec'd) under capture `pid`.
+fn workload_running(pid: u32, comm: &str) -> bool {
+    children(pid).iter().any(|c| {
+        std::fs::read_to_string(format!("/proc/{c}/comm")).is_ok_and(|s| s.trim() == comm)
+    })
+}
+
+fn wait_output(mut child: std::process::Child) -> std::process::Output {
+    let st = wait_child(&mut child, LIMIT);
+    let mut out = std::process::Output {
+        status: st,
+        stdout: Vec::new(),
+        stderr: Vec::new(),
+    };
+    if let Some(mut e) = child.stderr.take() {
+        let _ = std::io::Read::read_to_end(&mut e, &mut out.stderr);
+    }
+    out
+}
+
+#[test]
+fn sigterm_ships_the_last_segment_before_exit() {
+    if !ready() {
+        return;
+    }
+    let moto = Moto::start();
+    moto.create_bucket("term");
+    let work = Work::new();
+    // Default rotation (64 MiB / 60 s): nothing closes before SIGTERM, so
+    // everything ships during the flush.
+    let child = spawn_capture(
+        &work.path("t.zst"),
+        &moto.endpoint(),
+        "s3://term/p",
+        &[],
+        &["sleep", "300"],
+    );
+    let pid = child.id();
+    assert!(
+        wait_until(LIMIT, || workload_running(pid, "sleep")),
+        "the workload did not start"
+    );
+    kill(pid, libc::SIGTERM);
+    let out = wait_output(child);
+    let err = stderr(&out);
+    // The workload died of the forwarded SIGTERM: 128 + 15.
+    assert_eq!(out.status.code(), Some(143), "{err}");
+    assert!(!err.contains("NOT SHIPPED"), "{err}");
+    assert_eq!(spool_files(work.path("").as_path()), Vec::<String>::new());
+    let ids = trace_ids(&moto, "term", "p");
+    assert_eq!(ids.len(), 1);
+    let id = ids.iter().next().cloned().unwrap_or_default();
+    let (manifest, events) = check_shipped(&moto, &work, "term", &format!("p/{id}"));
+    assert!(manifest.complete);
+    assert_eq!(events, summary_events(&err));
+}
+
+#[test]
+fn flush_timeout_bounds_the_wait_and_reports_what_was_not_shipped() {
+    if !ready() {
+        return;
+    }
+    let moto = Moto::start();
+    moto.create_bucket("late");
+    let proxy = FaultProxy::start(moto.port);
+    proxy.stop();
+    let work = Work::new();
+    let child = spawn_capture(
+        &work.path("t.zst"),
+        &proxy.endpoint(),
+        "s3://late/p",
+        &["--flush-timeout", "1"],
+        &["sleep", "300"],
+    );
+    let pid = child.id();
+    assert!(wait_until(LIMIT, || workload_running(pid, "sleep")));
+    kill(pid, libc::SIGTERM);
+    let out = wait_output(child);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(143), "{err}");
+    assert!(err.contains("NOT SHIPPED (the flush timeout passed)"), "{err}");
+    assert!(err.contains("t.000000.zst"), "{err}");
+    assert!(err.contains("t.manifest.json"), "{err}");
+    assert!(work.path("t.000000.zst").exists());
+}
+
+#[test]
+fn server_stopped_mid_capture_and_restarted_gets_every_segment_once() {
+    if !ready() {
+        return;
+    }
+    let moto = Moto::start();
+    moto.create_bucket("outage");
+    let proxy = FaultProxy::start(moto.port);
+    let work = Work::new();
+    let stop = work.path("stop");
+    let child = spawn_capture(
+        &work.path("t.zst"),
+        &proxy.endpoint(),
+        "s3://outage/p",
+        &["--rotate-size", "32K"],
+        &strs(&until(&stop)),
+    );
+    assert!(
+        wait_until(LIMIT, || !moto.objects("outage", "p").is_empty()),
+        "nothing was shipped"
+    );
+    proxy.stop();
+    // Segments pile up in the spool while the server is away.
+    let dir = work.path("");
+    assert!(
+        wait_until(LIMIT, || closed_segments(&dir) >= 3),
+        "no segments closed during the outage"
+    );
+    let shipped_during_outage = moto.objects("outage", "p").len();
+    proxy.restart();
+    assert!(
+        wait_until(LIMIT, || moto.objects("outage", "p").len() > shipped_during_outage),
+        "nothing was shipped after the server came back"
+    );
+    std::fs::write(&stop, b"").unwrap_or_else(|e| panic!("{e}"));
+    let out = wait_output(child);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("retries"), "{err}");
+    assert_eq!(spool_files(&dir), Vec::<String>::new(), "{err}");
+    let ids = trace_ids(&moto, "outage", "p");
+    assert_eq!(ids.len(), 1);
+    let id = ids.iter().next().cloned().unwrap_or_default();
+    // Every segment once (the object count equals the manifest's), and the
+    // chain is unbroken across the outage.
+    let (manifest, events) = check_shipped(&moto, &work, "outage", &format!("p/{id}"));
+    assert!(manifest.complete);
+    assert!(manifest.segments.len() >= 4, "{manifest:?}");
+    assert_eq!(events, summary_events(&err));
+}
+
+#[test]
+fn leftovers_of_a_killed_capture_are_shipped_by_the_next() {
+    if !ready() {
+        return;
+    }
+    let moto = Moto::start();
+    moto.create_bucket("crash");
+    let proxy = FaultProxy::start(moto.port);
+    proxy.stop();
+    let work = Work::new();
+    let dir = work.path("");
+    let stop = work.path("stop");
+    let child = spawn_capture(
+        &work.path("t.zst"),
+        &proxy.endpoint(),
+        "s3://crash/p",
+        &["--rotate-size", "32K"],
+        &strs(&until(&stop)),
+    );
+    let pid = child.id();
+    assert!(wait_until(LIMIT, || closed_segments(&dir) >= 2));
+    kill(pid, libc::SIGKILL);
+    let _ = wait_output(child);
+    // The workload, detached by the tracer's death, ends on its own.
+    std::fs::write(&stop, b"").unwrap_or_else(|e| panic!("{e}"));
+    // What the crashed run left, as read locally.
+    let left = trace_format::TraceReader::open(&work.path("t.manifest.json"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let left_report = trace_format::verify::verify(&left);
+    assert!(left_report.events > 0);
+    let left_id = left_report
+        .trace_id
+        .map(|id| sysrec_s3::keys::trace_id_text(&id))
+        .unwrap_or_default();
+    drop(left);
+
+    proxy.restart();
+    let out = capture(
+        &work.path("t.zst"),
+        &proxy.endpoint(),
+        "s3://crash/p",
+        &["--rotate-size", "32K"],
+        &strs(&busy(0)),
+        LIMIT,
+    );
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(!err.contains("NOT SHIPPED"), "{err}");
+    assert_eq!(spool_files(&dir), Vec::<String>::new(), "{err}");
+    let ids = trace_ids(&moto, "crash", "p");
+    assert_eq!(ids.len(), 2, "{ids:?}");
+    assert!(ids.contains(&left_id), "{ids:?} lacks {left_id}");
+    // The crashed trace: every chunk that was readable locally is in the
+    // bucket, under a manifest that says the trace was not closed.
+    let client = std::sync::Arc::new(moto.client("crash"));
+    let url = format!("s3://crash/p/{left_id}/");
+    let opened = sysrec_s3::open(&client, &url.parse().unwrap_or_else(|e| panic!("{e}")))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let s3_report = trace_format::verify::verify(&opened[0].reader);
+    assert_eq!(s3_report.events, left_report.events);
+    assert_eq!(s3_report.chunks, left_report.chunks);
+    let m = opened[0]
+        .reader
+        .manifest()
+        .map(|(_, m)| m.clone())
+        .unwrap_or_else(|| panic!("no manifest for the crashed trace"));
+    assert!(!m.complete);
+    assert_eq!(moto.objects("crash", &format!("p/{left_id}")).len(), m.segments.len() + 1);
+    // The new trace shipped whole.
+    let new_id = ids.iter().find(|i| **i != left_id).cloned().unwrap_or_default();
+    let (manifest, events) = check_shipped(&moto, &work, "crash", &format!("p/{new_id}"));
+    assert!(manifest.complete);
+    assert_eq!(events, summary_events(&err));
+}
