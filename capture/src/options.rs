@@ -248,8 +248,15 @@ mod tests {
         assert_eq!(c.rotate_bytes, Some(64 << 20));
         assert_eq!(c.rotate_secs, Some(Duration::from_secs(60)));
         let c = parse(&[
-            "capture", "--s3", "s3://bucket", "--rotate-secs", "5", "--flush-timeout", "1.5",
-            "--", "ls",
+            "capture",
+            "--s3",
+            "s3://bucket",
+            "--rotate-secs",
+            "5",
+            "--flush-timeout",
+            "1.5",
+            "--",
+            "ls",
         ])
         .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(c.rotate_bytes, None);
@@ -259,6 +266,17 @@ mod tests {
         );
         assert!(parse(&["capture", "--s3", "http://x/y", "--", "ls"]).is_err());
         assert!(parse(&["capture", "--s3-endpoint", "http://x", "--", "ls"]).is_err());
-        assert!(parse(&["capture", "--s3", "s3://bucket", "--flush-timeout", "-1", "--", "ls"]).is_err());
+        assert!(
+            parse(&[
+                "capture",
+                "--s3",
+                "s3://bucket",
+                "--flush-timeout",
+                "-1",
+                "--",
+                "ls"
+            ])
+            .is_err()
+        );
     }
 }

@@ -140,7 +140,10 @@ impl Shipper {
     /// Returns the sender to put into `WriterOptions::on_segment`.
     pub fn start(cfg: &ShipConfig, output: &Path) -> Result<(Shipper, Sender<ClosedSegment>)> {
         spool::move_leftovers(output).map_err(|source| CaptureError::Io {
-            what: format!("moving leftovers of an earlier run of `{}`", output.display()),
+            what: format!(
+                "moving leftovers of an earlier run of `{}`",
+                output.display()
+            ),
             source,
         })?;
         let client = sysrec_s3::Client::new(

@@ -12,9 +12,9 @@
 //!   (each part with its own checksum), read from disk part by part.
 //! - Credentials: `object_store`'s chain, from the environment: static keys
 //!   (`AWS_ACCESS_KEY_ID`, ...), web identity (`AWS_WEB_IDENTITY_TOKEN_FILE`
-//!   + `AWS_ROLE_ARN`), the ECS task role
+//!   with `AWS_ROLE_ARN`), the ECS task role
 //!   (`AWS_CONTAINER_CREDENTIALS_RELATIVE_URI`), EKS pod identity
-//!   (`AWS_CONTAINER_CREDENTIALS_FULL_URI` + token file), else the instance
+//!   (`AWS_CONTAINER_CREDENTIALS_FULL_URI` with a token file), else the instance
 //!   metadata service (IMDSv2). Shared profile files (`~/.aws/credentials`,
 //!   `AWS_PROFILE`) are **not** read: export the keys instead.
 //! - Region from `AWS_REGION` / `AWS_DEFAULT_REGION` (else us-east-1);

@@ -170,13 +170,18 @@ mod tests {
                 Failure::Permanent,
             ),
             ("status code: 429 Too Many Requests", Failure::Transient),
-            ("error sending request: connection refused", Failure::Transient),
+            (
+                "error sending request: connection refused",
+                Failure::Transient,
+            ),
         ];
         for (text, want) in cases {
             assert_eq!(classify_text(text), want, "{text}");
         }
         assert_eq!(
-            short("Error performing PUT http://h/b/k in 9ms - Server returned non-2xx status code: 403 Forbidden: <?xml?>\n<Error><Code>InvalidAccessKeyId</Code><Message>No such key.</Message></Error>"),
+            short(
+                "Error performing PUT http://h/b/k in 9ms - Server returned non-2xx status code: 403 Forbidden: <?xml?>\n<Error><Code>InvalidAccessKeyId</Code><Message>No such key.</Message></Error>"
+            ),
             "403 Forbidden: InvalidAccessKeyId: No such key."
         );
     }

@@ -63,7 +63,8 @@ pub fn open(client: &Arc<Client>, url: &S3Url) -> Result<Vec<OpenedTrace>, S3Err
         })?;
         let src = ObjectSource::new(client.clone(), url.prefix.clone(), size);
         let path = PathBuf::from(format!("s3://{bucket}/{}", url.prefix));
-        let reader = TraceReader::from_sources(vec![(path, Arc::new(src) as Arc<dyn Source>)], None)?;
+        let reader =
+            TraceReader::from_sources(vec![(path, Arc::new(src) as Arc<dyn Source>)], None)?;
         return Ok(vec![OpenedTrace {
             url: url.to_string(),
             reader,

@@ -90,7 +90,9 @@ mod tests {
                 "{text}"
             );
         }
-        let u: S3Url = "s3://bucket/traces".parse().unwrap_or_else(|e| panic!("{e}"));
+        let u: S3Url = "s3://bucket/traces"
+            .parse()
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(u.key("x/1.zst"), "traces/x/1.zst");
         assert_eq!(join("", "a"), "a");
         assert_eq!(u.to_string(), "s3://bucket/traces");

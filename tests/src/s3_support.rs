@@ -85,7 +85,14 @@ impl Moto {
             cmd.env("INITIAL_NO_AUTH_ACTION_COUNT", "1");
         }
         let child = cmd
-            .args(["-m", "moto.server", "-H", "127.0.0.1", "-p", &port.to_string()])
+            .args([
+                "-m",
+                "moto.server",
+                "-H",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+            ])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -499,7 +506,9 @@ fn handle(mut conn: TcpStream, upstream: u16, st: &ProxyState) -> std::io::Resul
             }
             got => {
                 if let Ok(mut p) = st.checksum_problems.lock() {
-                    p.push(format!("{request_line}: header {got:?}, body hashes to {want}"));
+                    p.push(format!(
+                        "{request_line}: header {got:?}, body hashes to {want}"
+                    ));
                 }
             }
         }

@@ -56,7 +56,12 @@ fn stderr(o: &std::process::Output) -> String {
 fn trace_ids(moto: &Moto, bucket: &str, prefix: &str) -> BTreeSet<String> {
     moto.objects(bucket, prefix)
         .iter()
-        .filter_map(|(k, _)| k.strip_prefix(&format!("{prefix}/"))?.split('/').next().map(String::from))
+        .filter_map(|(k, _)| {
+            k.strip_prefix(&format!("{prefix}/"))?
+                .split('/')
+                .next()
+                .map(String::from)
+        })
         .collect()
 }
 
@@ -97,7 +102,10 @@ fn check_shipped(moto: &Moto, work: &Work, bucket: &str, folder: &str) -> (Manif
     }
     let url = format!("s3://{bucket}/{folder}/");
     let (local, s3) = replay_local_and_s3(&moto.endpoint(), &["verify"], &dl, &url);
-    assert_eq!(local, s3, "replay verify differs between S3 and the local copy");
+    assert_eq!(
+        local, s3,
+        "replay verify differs between S3 and the local copy"
+    );
     // The same events, read through the S3 source and from the files.
     let from_files = Trace::read(&dl).events;
     let client = std::sync::Arc::new(moto.client(bucket));
@@ -116,7 +124,13 @@ fn check_shipped(moto: &Moto, work: &Work, bucket: &str, folder: &str) -> (Manif
 fn summary_events(stderr: &str) -> u64 {
     stderr
         .lines()
-        .find_map(|l| l.strip_prefix("capture: ")?.split(" events").next()?.parse().ok())
+        .find_map(|l| {
+            l.strip_prefix("capture: ")?
+                .split(" events")
+                .next()?
+                .parse()
+                .ok()
+        })
         .unwrap_or_else(|| panic!("no summary line in {stderr}"))
 }
 
@@ -153,7 +167,10 @@ fn shipped_trace_reads_back_from_s3_as_written() {
     // Every upload carried the SHA-256 of its bytes.
     assert_eq!(proxy.checksum_problems(), Vec::<String>::new());
     assert_eq!(proxy.checksums_ok(), manifest.segments.len() as u64 + 1);
-    let v = replay(&moto.endpoint(), &["verify", &format!("s3://ship/traces/{id}/")]);
+    let v = replay(
+        &moto.endpoint(),
+        &["verify", &format!("s3://ship/traces/{id}/")],
+    );
     assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stdout));
     // A prefix holding the trace works too.
     let v = replay(&moto.endpoint(), &["verify", "s3://ship/traces/"]);
@@ -185,7 +202,11 @@ fn server_answering_503_is_retried() {
     assert_eq!(out.status.code(), Some(0), "{err}");
     assert_eq!(proxy.served_503(), 8);
     assert!(err.contains("retries"), "{err}");
-    assert_eq!(spool_files(work.path("").as_path()), Vec::<String>::new(), "{err}");
+    assert_eq!(
+        spool_files(work.path("").as_path()),
+        Vec::<String>::new(),
+        "{err}"
+    );
     let ids = trace_ids(&moto, "flaky", "p");
     assert_eq!(ids.len(), 1);
     let id = ids.iter().next().cloned().unwrap_or_default();
@@ -260,9 +281,9 @@ fn closed_segments(dir: &Path) -> usize {
 
 /// The workload `comm` runs (exec'd) under capture `pid`.
 fn workload_running(pid: u32, comm: &str) -> bool {
-    children(pid).iter().any(|c| {
-        std::fs::read_to_string(format!("/proc/{c}/comm")).is_ok_and(|s| s.trim() == comm)
-    })
+    children(pid)
+        .iter()
+        .any(|c| std::fs::read_to_string(format!("/proc/{c}/comm")).is_ok_and(|s| s.trim() == comm))
 }
 
 fn wait_output(mut child: std::process::Child) -> std::process::Output {
@@ -338,7 +359,10 @@ fn flush_timeout_bounds_the_wait_and_reports_what_was_not_shipped() {
     let out = wait_output(child);
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(143), "{err}");
-    assert!(err.contains("NOT SHIPPED (the flush timeout passed)"), "{err}");
+    assert!(
+        err.contains("NOT SHIPPED (the flush timeout passed)"),
+        "{err}"
+    );
     assert!(err.contains("t.000000.zst"), "{err}");
     assert!(err.contains("t.manifest.json"), "{err}");
     assert!(work.path("t.000000.zst").exists());
@@ -375,7 +399,8 @@ fn server_stopped_mid_capture_and_restarted_gets_every_segment_once() {
     let shipped_during_outage = moto.objects("outage", "p").len();
     proxy.restart();
     assert!(
-        wait_until(LIMIT, || moto.objects("outage", "p").len() > shipped_during_outage),
+        wait_until(LIMIT, || moto.objects("outage", "p").len()
+            > shipped_during_outage),
         "nothing was shipped after the server came back"
     );
     std::fs::write(&stop, b"").unwrap_or_else(|e| panic!("{e}"));
@@ -462,9 +487,16 @@ fn leftovers_of_a_killed_capture_are_shipped_by_the_next() {
         .map(|(_, m)| m.clone())
         .unwrap_or_else(|| panic!("no manifest for the crashed trace"));
     assert!(!m.complete);
-    assert_eq!(moto.objects("crash", &format!("p/{left_id}")).len(), m.segments.len() + 1);
+    assert_eq!(
+        moto.objects("crash", &format!("p/{left_id}")).len(),
+        m.segments.len() + 1
+    );
     // The new trace shipped whole.
-    let new_id = ids.iter().find(|i| **i != left_id).cloned().unwrap_or_default();
+    let new_id = ids
+        .iter()
+        .find(|i| **i != left_id)
+        .cloned()
+        .unwrap_or_default();
     let (manifest, events) = check_shipped(&moto, &work, "crash", &format!("p/{new_id}"));
     assert!(manifest.complete);
     assert_eq!(events, summary_events(&err));

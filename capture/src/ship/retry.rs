@@ -40,7 +40,11 @@ impl Backoff {
         self.step = (self.step * 2).min(self.policy.max);
         let half = step / 2;
         let extra = half.as_nanos() as u64;
-        let jitter = if extra == 0 { 0 } else { self.rng % (extra + 1) };
+        let jitter = if extra == 0 {
+            0
+        } else {
+            self.rng % (extra + 1)
+        };
         half + Duration::from_nanos(jitter)
     }
 

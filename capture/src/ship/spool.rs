@@ -101,7 +101,11 @@ pub fn unshipped(output: &Path) -> Vec<PathBuf> {
         })
         .map(|e| e.path())
         .collect();
-    for folder in std::fs::read_dir(leftover_root(output)).into_iter().flatten().flatten() {
+    for folder in std::fs::read_dir(leftover_root(output))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
         out.extend(
             std::fs::read_dir(folder.path())
                 .into_iter()
@@ -249,7 +253,10 @@ mod tests {
             stem_of(Path::new("/t/trace.zst")),
             (PathBuf::from("/t"), "trace".into())
         );
-        assert_eq!(stem_of(Path::new("x.zst")), (PathBuf::from("."), "x".into()));
+        assert_eq!(
+            stem_of(Path::new("x.zst")),
+            (PathBuf::from("."), "x".into())
+        );
         assert_eq!(segment_index("t", "t.000003.zst"), Some(3));
         assert_eq!(segment_index("t", "t.000004.zst.partial"), Some(4));
         assert_eq!(segment_index("t", "u.000004.zst"), None);
