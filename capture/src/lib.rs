@@ -193,8 +193,9 @@ pub fn run(config: &Config) -> Result<Report> {
     // writer reuses their names; uploads run on their own thread.
     let shipper = match &config.ship {
         Some(cfg) => {
-            let (shipper, tx) = ship::Shipper::start(cfg, &config.output)?;
+            let (shipper, tx, budget) = ship::Shipper::start(cfg, &config.output)?;
             wopts.on_segment = Some(tx);
+            wopts.disk_budget = budget;
             Some(shipper)
         }
         None => None,

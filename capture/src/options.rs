@@ -58,6 +58,11 @@ pub struct Args {
     #[arg(long, value_name = "SECS", requires = "s3")]
     pub flush_timeout: Option<f64>,
 
+    /// Most bytes of unshipped trace files kept on disk (e.g. 2G); past it new
+    /// chunks are dropped and recorded as a gap. Default: no limit.
+    #[arg(long, value_name = "SIZE", requires = "s3")]
+    pub spool_limit: Option<String>,
+
     /// No summary line at exit.
     #[arg(short, long)]
     pub quiet: bool,
@@ -173,6 +178,10 @@ impl Args {
                     Some(t) => return Err(OptionError::FlushTimeout(t.to_string())),
                 },
                 retry: crate::ship::RetryPolicy::default(),
+                spool_limit: match self.spool_limit.as_deref().map(parse_size).transpose()? {
+                    Some(0) => return Err(OptionError::Zero("spool-limit")),
+                    l => l,
+                },
             }),
         };
         let (mut rotate_bytes, mut rotate_secs) =

@@ -19,6 +19,11 @@
 //! - **Spool** ([`spool`]): the output directory. A segment is deleted
 //!   locally only after S3 confirmed its upload, so an unshipped segment is
 //!   always on disk; leftovers of a crashed run are shipped by the next.
+//! - **Spool limit** (`--spool-limit`): a `DiskBudget` shared with the
+//!   writer; the uploader releases what it deletes. When unshipped files
+//!   fill it, the writer keeps what is on disk (the oldest data) and drops
+//!   new chunks, recording them as a gap marker in the trace (and the
+//!   summary line counts the gaps).
 //! - **Retries** ([`retry`]): `object_store` retries each request a few
 //!   times; beyond that a transient failure (5xx, timeout, connection
 //!   refused) is retried with exponential backoff and jitter for as long as
@@ -46,7 +51,7 @@ use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use trace_format::writer::ClosedSegment;
+use trace_format::writer::{ClosedSegment, DiskBudget};
 
 pub use config::{RetryPolicy, ShipConfig};
 
@@ -137,8 +142,13 @@ pub struct Shipper {
 impl Shipper {
     /// Moves leftovers of earlier runs of `output` aside (renames only),
     /// builds the client (no request yet) and starts the uploader thread.
-    /// Returns the sender to put into `WriterOptions::on_segment`.
-    pub fn start(cfg: &ShipConfig, output: &Path) -> Result<(Shipper, Sender<ClosedSegment>)> {
+    /// Returns the sender to put into `WriterOptions::on_segment` and, with
+    /// `--spool-limit`, the budget for `WriterOptions::disk_budget` (leftovers
+    /// already count against it).
+    pub fn start(
+        cfg: &ShipConfig,
+        output: &Path,
+    ) -> Result<(Shipper, Sender<ClosedSegment>, Option<Arc<DiskBudget>>)> {
         spool::move_leftovers(output).map_err(|source| CaptureError::Io {
             what: format!(
                 "moving leftovers of an earlier run of `{}`",
@@ -146,6 +156,14 @@ impl Shipper {
             ),
             source,
         })?;
+        let budget = cfg.spool_limit.map(|limit| {
+            let used = spool::unshipped(output)
+                .iter()
+                .filter_map(|p| std::fs::metadata(p).ok())
+                .map(|m| m.len())
+                .sum();
+            Arc::new(DiskBudget::new(limit, used))
+        });
         let client = sysrec_s3::Client::new(
             &cfg.url.bucket,
             &sysrec_s3::ClientOptions {
@@ -158,7 +176,14 @@ impl Shipper {
         let (tx, rx) = channel();
         let (done_tx, done) = channel();
         let status = Arc::new(Mutex::new(ShipStatus::default()));
-        let worker = worker::Worker::new(client, cfg.clone(), output, rx, status.clone());
+        let worker = worker::Worker::new(
+            client,
+            cfg.clone(),
+            output,
+            rx,
+            status.clone(),
+            budget.clone(),
+        );
         std::thread::Builder::new()
             .name("capture-ship".into())
             .spawn(move || {
@@ -177,6 +202,7 @@ impl Shipper {
                 output: output.to_path_buf(),
             },
             tx,
+            budget,
         ))
     }
 

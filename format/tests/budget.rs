@@ -51,7 +51,10 @@ fn a_full_budget_loses_new_chunks_into_a_gap_and_keeps_the_old() {
         i += 1;
     }
     let summary = w.finish().unwrap();
-    assert!(summary.lost_events > 0 && summary.lost_chunks > 0, "{summary:?}");
+    assert!(
+        summary.lost_events > 0 && summary.lost_chunks > 0,
+        "{summary:?}"
+    );
     // Every event is written or counted lost (gap markers come on top).
     assert!(summary.events + summary.lost_events > i, "{summary:?}");
 
@@ -65,7 +68,9 @@ fn a_full_budget_loses_new_chunks_into_a_gap_and_keeps_the_old() {
                 for e in c.to_model().events {
                     match e.body {
                         EventBody::Marker(m) if m.kind == MarkerKind::Gap => gaps.push(m),
-                        EventBody::Syscall(s) if first_events.len() < 10 => first_events.push(s.args[0]),
+                        EventBody::Syscall(s) if first_events.len() < 10 => {
+                            first_events.push(s.args[0])
+                        }
                         _ => {}
                     }
                 }
@@ -84,5 +89,8 @@ fn a_full_budget_loses_new_chunks_into_a_gap_and_keeps_the_old() {
         assert!(g.message.contains("spool is full"), "{}", g.message);
     }
     assert!(gaps.iter().map(|g| g.count).sum::<u64>() <= summary.lost_events);
-    assert!(missing > 0 && missing <= summary.lost_chunks, "{missing} {summary:?}");
+    assert!(
+        missing > 0 && missing <= summary.lost_chunks,
+        "{missing} {summary:?}"
+    );
 }

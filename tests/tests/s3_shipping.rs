@@ -501,3 +501,120 @@ fn leftovers_of_a_killed_capture_are_shipped_by_the_next() {
     assert!(manifest.complete);
     assert_eq!(events, summary_events(&err));
 }
+
+fn spool_bytes(dir: &Path) -> u64 {
+    spool_files(dir)
+        .iter()
+        .filter_map(|n| std::fs::metadata(dir.join(n)).ok())
+        .map(|m| m.len())
+        .sum()
+}
+
+fn counter(path: &Path) -> u64 {
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn a_full_spool_keeps_the_oldest_data_and_records_the_loss_as_a_gap() {
+    if !ready() {
+        return;
+    }
+    let moto = Moto::start();
+    moto.create_bucket("full");
+    let proxy = FaultProxy::start(moto.port);
+    proxy.stop();
+    let work = Work::new();
+    let dir = work.path("");
+    let (stop, count) = (work.path("stop"), work.path("count"));
+    let script = format!(
+        "i=0; while [ ! -e {} ]; do i=$((i+1)); echo $i > {}; ls / >/dev/null; done",
+        stop.display(),
+        count.display()
+    );
+    const LIMIT_BYTES: u64 = 512 << 10;
+    let child = spawn_capture(
+        &work.path("t.zst"),
+        &proxy.endpoint(),
+        "s3://full/p",
+        &[
+            "--rotate-size",
+            "128K",
+            "--chunk-size",
+            "32K",
+            "--spool-limit",
+            "512K",
+        ],
+        &["sh", "-c", &script],
+    );
+    assert!(
+        wait_until(LIMIT, || spool_bytes(&dir) >= LIMIT_BYTES * 3 / 4),
+        "the spool did not fill"
+    );
+    // Far more data than the room left (each iteration records ~10 KB)
+    // is produced while S3 is away...
+    let c0 = counter(&count);
+    assert!(wait_until(LIMIT, || counter(&count) >= c0 + 60));
+    // ...and the spool stays within its limit (plus headers and indexes,
+    // always written to keep files readable).
+    assert!(
+        spool_bytes(&dir) <= LIMIT_BYTES + (8 << 10),
+        "{}",
+        spool_bytes(&dir)
+    );
+    proxy.restart();
+    assert!(wait_until(LIMIT, || moto.objects("full", "p").len() >= 2));
+    // Data recorded after space came back, with the gap marker first.
+    let c1 = counter(&count);
+    assert!(wait_until(LIMIT, || counter(&count) >= c1 + 30));
+    std::fs::write(&stop, b"").unwrap_or_else(|e| panic!("{e}"));
+    let out = wait_output(child);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("could not be written"), "{err}");
+    assert_eq!(spool_files(&dir), Vec::<String>::new(), "{err}");
+    let ids = trace_ids(&moto, "full", "p");
+    assert_eq!(ids.len(), 1);
+    let id = ids.iter().next().cloned().unwrap_or_default();
+    let client = std::sync::Arc::new(moto.client("full"));
+    let url = format!("s3://full/p/{id}/");
+    let opened = sysrec_s3::open(&client, &url.parse().unwrap_or_else(|e| panic!("{e}")))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut gaps = Vec::new();
+    let mut missing = 0;
+    for item in opened[0].reader.chunks() {
+        match item {
+            Ok(c) => {
+                for e in c.to_model().events {
+                    if let trace_format::model::EventBody::Marker(m) = &e.body
+                        && m.kind == trace_format::model::MarkerKind::Gap
+                    {
+                        gaps.push(m.clone());
+                    }
+                }
+            }
+            Err(trace_format::ReadError::MissingChunks { first, last }) => {
+                missing += last - first + 1
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert!(!gaps.is_empty(), "no gap marker");
+    assert!(
+        gaps.iter()
+            .all(|g| g.count > 0 && g.message.contains("spool is full")),
+        "{gaps:?}"
+    );
+    assert!(missing > 0);
+    // The chunks on disk before the spool filled (the oldest) were shipped:
+    // the trace starts at chunk 0.
+    let first = opened[0]
+        .reader
+        .chunks()
+        .flatten()
+        .next()
+        .map(|c| c.info().seq);
+    assert_eq!(first, Some(0));
+}

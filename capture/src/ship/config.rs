@@ -25,6 +25,8 @@ pub struct ShipConfig {
     pub flush_timeout: Duration,
     /// Backoff between tries of an unreachable store.
     pub retry: RetryPolicy,
+    /// `--spool-limit`: most bytes of unshipped trace files on disk.
+    pub spool_limit: Option<u64>,
 }
 
 /// Backoff between tries while the store fails transiently (5xx, timeouts,

@@ -11,7 +11,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use sysrec_s3::{Client, Failure, S3Error, keys};
 use trace_format::manifest::Manifest;
-use trace_format::writer::ClosedSegment;
+use trace_format::writer::{ClosedSegment, DiskBudget};
 
 use super::config::ShipConfig;
 use super::retry::Backoff;
@@ -51,6 +51,7 @@ pub struct Worker {
     backoff: Backoff,
     /// The current trace's id and local manifest, once a segment closed.
     current_trace: Option<(String, Option<PathBuf>)>,
+    budget: Option<Arc<DiskBudget>>,
 }
 
 impl Worker {
@@ -60,6 +61,7 @@ impl Worker {
         output: &Path,
         rx: Receiver<ClosedSegment>,
         status: Arc<Mutex<ShipStatus>>,
+        budget: Option<Arc<DiskBudget>>,
     ) -> Worker {
         let backoff = Backoff::new(cfg.retry);
         Worker {
@@ -72,6 +74,7 @@ impl Worker {
             leftovers: VecDeque::new(),
             backoff,
             current_trace: None,
+            budget,
         }
     }
 
@@ -266,7 +269,11 @@ impl Worker {
                 let bytes = self.client.put_file(key, local)?;
                 // Confirmed by the store (checksum included): the spool
                 // copy can go.
-                let _ = std::fs::remove_file(local);
+                if std::fs::remove_file(local).is_ok()
+                    && let Some(b) = &self.budget
+                {
+                    b.release(bytes);
+                }
                 Ok(bytes)
             }
             Job::Manifest {
