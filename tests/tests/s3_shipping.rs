@@ -618,3 +618,46 @@ fn a_full_spool_keeps_the_oldest_data_and_records_the_loss_as_a_gap() {
         .map(|c| c.info().seq);
     assert_eq!(first, Some(0));
 }
+
+#[test]
+fn large_segments_go_up_in_parts_each_with_its_checksum() {
+    if !require_moto() {
+        return;
+    }
+    let moto = Moto::start();
+    moto.create_bucket("big");
+    let proxy = FaultProxy::start(moto.port);
+    let work = Work::new();
+    // 20 MiB of incompressible bytes: over the 16 MiB multipart threshold,
+    // three parts of at most 8 MiB.
+    let mut data = vec![0u8; 20 << 20];
+    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    for b in data.iter_mut() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        *b = x as u8;
+    }
+    let file = work.path("big.zst");
+    std::fs::write(&file, &data).unwrap_or_else(|e| panic!("{e}"));
+    let client = sysrec_s3::Client::new(
+        "big",
+        &sysrec_s3::ClientOptions {
+            endpoint: Some(proxy.endpoint()),
+            keys: Some(("test".into(), "test".into())),
+            ..sysrec_s3::ClientOptions::default()
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let sent = client
+        .put_file("p/big.zst", &file)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(sent, data.len() as u64);
+    assert_eq!(proxy.checksum_problems(), Vec::<String>::new());
+    assert_eq!(proxy.checksums_ok(), 3);
+    let back = moto
+        .client("big")
+        .get("p/big.zst")
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(sha256_hex(&back), sha256_hex(&data));
+}
