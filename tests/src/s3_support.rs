@@ -311,6 +311,8 @@ struct ProxyState {
     /// Uploads without the header or with a wrong one.
     checksum_problems: Mutex<Vec<String>>,
     open: Mutex<Vec<TcpStream>>,
+    /// Request heads forwarded.
+    heads: Mutex<Vec<String>>,
 }
 
 /// A fault-injecting HTTP proxy in front of a real server; see the module
@@ -378,6 +380,15 @@ impl FaultProxy {
 
     pub fn checksums_ok(&self) -> u64 {
         self.state.checksums_ok.load(Ordering::SeqCst)
+    }
+
+    /// The heads of the requests forwarded (request line and headers).
+    pub fn heads(&self) -> Vec<String> {
+        self.state
+            .heads
+            .lock()
+            .map(|v| v.clone())
+            .unwrap_or_default()
     }
 
     pub fn checksum_problems(&self) -> Vec<String> {
@@ -494,6 +505,9 @@ fn handle(mut conn: TcpStream, upstream: u16, st: &ProxyState) -> std::io::Resul
             msg.len()
         )?;
         return Ok(());
+    }
+    if let Ok(mut h) = st.heads.lock() {
+        h.push(head.clone());
     }
     let request_line = head.lines().next().unwrap_or_default().to_string();
     // Only PUTs of single objects and parts carry the payload checksum;

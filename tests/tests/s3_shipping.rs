@@ -661,3 +661,39 @@ fn large_segments_go_up_in_parts_each_with_its_checksum() {
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(sha256_hex(&back), sha256_hex(&data));
 }
+
+#[test]
+fn sse_kms_key_is_asked_for_on_every_upload() {
+    if !ready() {
+        return;
+    }
+    let moto = Moto::start();
+    moto.create_bucket("kms");
+    let proxy = FaultProxy::start(moto.port);
+    let work = Work::new();
+    let out = capture(
+        &work.path("t.zst"),
+        &proxy.endpoint(),
+        "s3://kms/p",
+        &["--sse-kms-key", "alias/sysrec-test"],
+        &strs(&busy(0)),
+        LIMIT,
+    );
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(!err.contains("NOT SHIPPED"), "{err}");
+    let puts: Vec<String> = proxy
+        .heads()
+        .into_iter()
+        .filter(|h| h.starts_with("PUT "))
+        .map(|h| h.to_ascii_lowercase())
+        .collect();
+    assert!(!puts.is_empty());
+    for h in &puts {
+        assert!(h.contains("x-amz-server-side-encryption: aws:kms"), "{h}");
+        assert!(
+            h.contains("x-amz-server-side-encryption-aws-kms-key-id: alias/sysrec-test"),
+            "{h}"
+        );
+    }
+}
