@@ -491,6 +491,13 @@ fn leftovers_of_a_killed_capture_are_shipped_by_the_next() {
         moto.objects("crash", &format!("p/{left_id}")).len(),
         m.segments.len() + 1
     );
+    // `replay verify` of the prefix reads both traces from S3 and says the
+    // crashed one was never closed.
+    let v = replay(&moto.endpoint(), &["verify", "s3://crash/p/"]);
+    let text = String::from_utf8_lossy(&v.stdout);
+    assert!(text.contains(&left_id), "{text}");
+    assert_eq!(text.matches(": trace ").count(), 2, "{text}");
+    assert!(text.contains("never closed") || text.contains("not closed"), "{text}");
     // The new trace shipped whole.
     let new_id = ids
         .iter()
