@@ -244,6 +244,32 @@ fn missing_bucket_is_a_clear_error_and_the_trace_stays_local() {
     assert!(files.contains(&"t.manifest.json".to_string()), "{files:?}");
     let trace = Trace::read(&work.path("t.manifest.json"));
     assert_eq!(trace.events.len() as u64, summary_events(&err));
+    let first_id = trace_format::TraceReader::open(&work.path("t.manifest.json"))
+        .ok()
+        .and_then(|r| r.manifest().map(|(_, m)| m.trace_id.clone()))
+        .unwrap_or_default();
+
+    // Once the bucket exists, the next capture ships what was kept.
+    moto.create_bucket("no-such-bucket");
+    let out = capture(
+        &work.path("t.zst"),
+        &proxy.endpoint(),
+        "s3://no-such-bucket/p",
+        &[],
+        &strs(&busy(0)),
+        LIMIT,
+    );
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(!err.contains("NOT SHIPPED"), "{err}");
+    assert_eq!(spool_files(work.path("").as_path()), Vec::<String>::new());
+    let ids = trace_ids(&moto, "no-such-bucket", "p");
+    assert_eq!(ids.len(), 2, "{ids:?}");
+    assert!(ids.contains(&first_id));
+    let (manifest, events) =
+        check_shipped(&moto, &work, "no-such-bucket", &format!("p/{first_id}"));
+    assert!(manifest.complete);
+    assert_eq!(events, trace.events.len() as u64);
 }
 
 #[test]
@@ -497,7 +523,10 @@ fn leftovers_of_a_killed_capture_are_shipped_by_the_next() {
     let text = String::from_utf8_lossy(&v.stdout);
     assert!(text.contains(&left_id), "{text}");
     assert_eq!(text.matches(": trace ").count(), 2, "{text}");
-    assert!(text.contains("never closed") || text.contains("not closed"), "{text}");
+    assert!(
+        text.contains("never closed") || text.contains("not closed"),
+        "{text}"
+    );
     // The new trace shipped whole.
     let new_id = ids
         .iter()
