@@ -174,35 +174,65 @@ pub fn scan_leftovers(folder: &Path, name: &str) -> std::io::Result<LeftoverScan
             },
         );
     }
+    // Segments without a chunk (the empty last segment that closes a
+    // finished trace, a segment cut right after its header) carry no trace
+    // id of their own: they go with the folder's one trace.
+    let mut chunkless = Vec::new();
     for (index, path) in segments {
         let (trace_id, entry) = match describe_segment(&path, index) {
-            Ok(x) => x,
+            Ok((Some(id), entry)) => (id, entry),
+            Ok((None, entry)) => {
+                chunkless.push((index, path, entry));
+                continue;
+            }
             Err(why) => {
                 scan.unreadable.push((path, why));
                 continue;
             }
         };
-        let t = by_trace
-            .entry(trace_id.clone())
-            .or_insert_with(|| LeftoverTrace {
-                trace_id: trace_id.clone(),
-                segments: BTreeMap::new(),
-                manifest: Manifest {
-                    format_version: trace_format::FORMAT_VERSION,
-                    trace_id,
-                    segments: Vec::new(),
-                    complete: false,
-                },
-                local_manifest: None,
-            });
-        if !t.manifest.segments.iter().any(|s| s.index == index) {
-            t.manifest.segments.push(entry);
-            t.manifest.segments.sort_by_key(|s| s.index);
+        add_segment(&mut by_trace, trace_id, index, path, entry);
+    }
+    let only = (by_trace.len() == 1)
+        .then(|| by_trace.keys().next().cloned())
+        .flatten();
+    for (index, path, entry) in chunkless {
+        match &only {
+            Some(id) => add_segment(&mut by_trace, id.clone(), index, path, entry),
+            None => scan.unreadable.push((
+                path,
+                "no chunk, and no single trace in the folder to attach it to".into(),
+            )),
         }
-        t.segments.insert(index, path);
     }
     scan.traces = by_trace.into_values().collect();
     Ok(scan)
+}
+
+fn add_segment(
+    by_trace: &mut BTreeMap<String, LeftoverTrace>,
+    trace_id: String,
+    index: u32,
+    path: PathBuf,
+    entry: SegmentEntry,
+) {
+    let t = by_trace
+        .entry(trace_id.clone())
+        .or_insert_with(|| LeftoverTrace {
+            trace_id: trace_id.clone(),
+            segments: BTreeMap::new(),
+            manifest: Manifest {
+                format_version: trace_format::FORMAT_VERSION,
+                trace_id,
+                segments: Vec::new(),
+                complete: false,
+            },
+            local_manifest: None,
+        });
+    if !t.manifest.segments.iter().any(|s| s.index == index) {
+        t.manifest.segments.push(entry);
+        t.manifest.segments.sort_by_key(|s| s.index);
+    }
+    t.segments.insert(index, path);
 }
 
 /// The manifest as uploaded: each segment's `file` is its object name.
@@ -214,9 +244,10 @@ pub fn renamed(m: &Manifest) -> Manifest {
     m
 }
 
-/// The trace id of a segment file and its manifest entry (object name as
-/// `file`), computed from its bytes: a `.partial` is read by scanning.
-fn describe_segment(path: &Path, index: u32) -> Result<(String, SegmentEntry), String> {
+/// The trace id of a segment file (`None` if it holds no chunk) and its
+/// manifest entry (object name as `file`), computed from its bytes: a
+/// `.partial` is read by scanning.
+fn describe_segment(path: &Path, index: u32) -> Result<(Option<String>, SegmentEntry), String> {
     let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
     let reader = TraceReader::open(path).map_err(|e| e.to_string())?;
     let mut trace_id = None;
@@ -239,8 +270,10 @@ fn describe_segment(path: &Path, index: u32) -> Result<(String, SegmentEntry), S
         entry.last_chunk = info.seq;
         entry.last_wall_ns = info.wall_ns(info.last_ts);
     }
-    let id = trace_id.ok_or_else(|| "no readable chunk".to_string())?;
-    Ok((sysrec_s3::keys::trace_id_text(&id), entry))
+    Ok((
+        trace_id.map(|id| sysrec_s3::keys::trace_id_text(&id)),
+        entry,
+    ))
 }
 
 #[cfg(test)]
