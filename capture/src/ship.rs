@@ -96,9 +96,14 @@ impl ShipReport {
     pub fn lines(&self) -> Vec<String> {
         let s = &self.status;
         let mut out = vec![format!(
-            "capture: shipped {} objects ({} bytes) to S3{}",
+            "capture: shipped {} objects ({} bytes) to S3{}{}",
             s.objects,
             s.bytes,
+            if s.leftover_traces > 0 {
+                format!(", with {} trace(s) left by earlier runs", s.leftover_traces)
+            } else {
+                String::new()
+            },
             if s.retries > 0 {
                 format!(", {} retries", s.retries)
             } else {
