@@ -86,6 +86,14 @@ pub fn endpoint_from_env() -> Option<String> {
         .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
 }
 
+/// A read started by [`Client::spawn_get_range`].
+pub struct Pending {
+    handle: tokio::task::JoinHandle<
+        Result<Result<Bytes, object_store::Error>, tokio::time::error::Elapsed>,
+    >,
+    key: String,
+}
+
 /// One object in a listing.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Object {
@@ -262,6 +270,45 @@ impl Client {
         self.run("reading", key, async move {
             store.get_range(&path, range).await
         })
+    }
+
+    /// Starts reading bytes `range` of the object in the background (on the
+    /// runtime's workers; needs a client with `worker_threads` > 0 to make
+    /// progress while the caller does something else). [`Client::wait`]
+    /// gives the result.
+    pub fn spawn_get_range(&self, key: &str, range: Range<u64>) -> Pending {
+        let path = ObjPath::from(key);
+        let store = self.store.clone();
+        let limit = self.op_timeout;
+        let handle = self
+            .rt
+            .spawn(async move { tokio::time::timeout(limit, store.get_range(&path, range)).await });
+        Pending {
+            handle,
+            key: key.to_string(),
+        }
+    }
+
+    /// The result of a [`Client::spawn_get_range`].
+    pub fn wait(&self, p: Pending) -> Result<Bytes, S3Error> {
+        let key = p.key;
+        match self.rt.block_on(p.handle) {
+            Ok(Ok(Ok(b))) => Ok(b),
+            Ok(Ok(Err(e))) => Err(S3Error::request("reading", &self.bucket, &key, e)),
+            Ok(Err(_)) => Err(S3Error::Timeout {
+                op: "reading",
+                bucket: self.bucket.clone(),
+                key,
+                secs: self.op_timeout.as_secs(),
+            }),
+            Err(e) => Err(S3Error::Request {
+                op: "reading",
+                bucket: self.bucket.clone(),
+                key,
+                failure: crate::error::Failure::Transient,
+                message: format!("the read task failed: {e}"),
+            }),
+        }
     }
 
     /// The object's size, or `None` if there is no such object.

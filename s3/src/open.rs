@@ -153,13 +153,25 @@ fn open_folder(
     extra.sort();
     order.extend(extra.into_iter().map(|(_, n)| n));
     let mut sources = Vec::new();
+    let mut objs = Vec::new();
     for n in order {
         if let Some((key, size)) = objects.get(n) {
-            let src = ObjectSource::new(client.clone(), key.to_string(), *size);
-            sources.push((PathBuf::from(url_of(key)), Arc::new(src) as Arc<dyn Source>));
+            let src = Arc::new(ObjectSource::new(client.clone(), key.to_string(), *size));
+            objs.push(src.clone());
+            sources.push((PathBuf::from(url_of(key)), src as Arc<dyn Source>));
         }
     }
     let reader = TraceReader::from_sources(sources, manifest)?.with_notices(notices);
+    // Now that the chunks are located, let each segment read ahead.
+    for (i, src) in objs.into_iter().enumerate() {
+        let extents: Vec<(u64, u64)> = reader
+            .locations()
+            .iter()
+            .filter(|l| l.segment == i)
+            .map(|l| (l.offset, l.compressed_len))
+            .collect();
+        src.set_read_ahead(extents);
+    }
     Ok(OpenedTrace {
         url: url_of(folder),
         reader,

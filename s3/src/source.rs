@@ -6,19 +6,28 @@
 //! headers when scanning a segment without index) and one large read per
 //! chunk. Small reads are served from a few cached aligned blocks, so they
 //! cost one request per block; large reads go straight to a ranged GET.
+//!
+//! **Read-ahead:** given the chunks' extents in reading order
+//! ([`ObjectSource::set_read_ahead`]), a read of chunk *i* starts the GETs
+//! of chunks *i+1 ..= i+*[`READ_AHEAD`] in the background, so a sequential
+//! reader (`replay verify`) has several requests in flight instead of one
+//! round trip per chunk. Memory stays bounded by that window.
 
+use std::collections::HashMap;
 use std::io;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use bytes::Bytes;
 use trace_format::container::Source;
 
-use crate::client::Client;
+use crate::client::{Client, Pending};
 
 /// Size of a cached block.
 const BLOCK: u64 = 256 << 10;
 /// Cached blocks per object.
 const CACHED_BLOCKS: usize = 4;
+/// Chunks fetched ahead of a sequential reader.
+pub const READ_AHEAD: usize = 4;
 
 /// An object of known size, read through a shared [`Client`].
 pub struct ObjectSource {
@@ -27,6 +36,10 @@ pub struct ObjectSource {
     len: u64,
     /// Recently used blocks, most recent last.
     cache: Mutex<Vec<(u64, Bytes)>>,
+    /// Chunk extents in reading order, and the reads started ahead, by
+    /// offset.
+    extents: OnceLock<Vec<(u64, u64)>>,
+    ahead: Mutex<HashMap<u64, (u64, Pending)>>,
 }
 
 impl ObjectSource {
@@ -36,7 +49,42 @@ impl ObjectSource {
             key,
             len,
             cache: Mutex::new(Vec::new()),
+            extents: OnceLock::new(),
+            ahead: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The extents `(offset, len)` of the chunks, in the order they will be
+    /// read; enables the read-ahead (once: later calls are ignored).
+    pub fn set_read_ahead(&self, extents: Vec<(u64, u64)>) {
+        let _ = self.extents.set(extents);
+    }
+
+    /// Starts the reads of the chunks after the one at `offset`.
+    fn read_ahead(&self, offset: u64) {
+        let Some(extents) = self.extents.get() else {
+            return;
+        };
+        let Some(i) = extents.iter().position(|(o, _)| *o == offset) else {
+            return;
+        };
+        let Ok(mut ahead) = self.ahead.lock() else {
+            return;
+        };
+        for &(o, l) in extents.iter().skip(i + 1).take(READ_AHEAD) {
+            if !ahead.contains_key(&o) && o + l <= self.len {
+                ahead.insert(o, (l, self.client.spawn_get_range(&self.key, o..o + l)));
+            }
+        }
+    }
+
+    /// A read of exactly `(offset, len)` started ahead, if any.
+    fn take_ahead(&self, offset: u64, len: u64) -> Option<io::Result<Bytes>> {
+        let (l, pending) = self.ahead.lock().ok()?.remove(&offset)?;
+        if l != len {
+            return None;
+        }
+        Some(self.client.wait(pending).map_err(io::Error::other))
     }
 
     pub fn key(&self) -> &str {
@@ -103,7 +151,14 @@ impl Source for ObjectSource {
             buf.copy_from_slice(src);
             return Ok(());
         }
-        buf.copy_from_slice(&self.fetch(offset, end)?);
+        let len = buf.len() as u64;
+        let bytes = match self.take_ahead(offset, len) {
+            Some(Ok(b)) if b.len() as u64 == len => b,
+            // A failed or short read ahead: try again now.
+            _ => self.fetch(offset, end)?,
+        };
+        self.read_ahead(offset);
+        buf.copy_from_slice(&bytes);
         Ok(())
     }
 }
