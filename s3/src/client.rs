@@ -139,6 +139,11 @@ impl Client {
                     .with_timeout(Duration::from_secs(60)),
             );
         if let Some(ep) = opts.endpoint.clone().or_else(endpoint_from_env) {
+            if !(ep.starts_with("http://") || ep.starts_with("https://")) {
+                return Err(S3Error::Config(format!(
+                    "the endpoint `{ep}` is not an http:// or https:// URL"
+                )));
+            }
             b = b
                 .with_allow_http(ep.starts_with("http://"))
                 .with_endpoint(ep)

@@ -128,6 +128,10 @@ fn describe(e: &object_store::Error) -> String {
             " (access denied: check the credentials and the bucket policy)"
         }
         E::NotFound { .. } if text.contains("NoSuchBucket") => " (the bucket does not exist)",
+        _ if text.contains("169.254.169.254") || text.contains("169.254.170.2") => {
+            " (no credentials: none in the environment, and the instance or task metadata service \
+             did not give any; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run with a role)"
+        }
         _ => "",
     };
     format!("{}{hint}", short(&text))
