@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 ROUNDS=${ROUNDS:-3}
 N=${N:-200000}
 
-cargo build --release -q -p capture -p sysrec-s3 --example upload_throughput
+cargo build --release -q -p capture -p replay -p sysrec-s3 --example upload_throughput
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 python3 -m moto.server -H 127.0.0.1 -p "$port" >/dev/null 2>&1 &
 moto=$!
@@ -51,6 +51,12 @@ for r in $(seq 1 "$ROUNDS"); do
   a=$(run "$tmp/local")
   b=$(run "$tmp/s3" --s3 "s3://bench/run$r")
   printf '%-6s %12s %12s %8s\n' "$r" "$a" "$b" "$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.3f", b / a }')"
+done
+echo "== replay verify straight from S3 (ranged GETs, read-ahead), each round's trace"
+for r in $(seq 1 "$ROUNDS"); do
+  t0=$(now)
+  ./target/release/replay verify "s3://bench/run$r/" | sed -n 2p
+  awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "  verified in %.3f s\n", (b - a) / 1e9 }'
 done
 echo "shipped: $(python3 - "$port" <<'PY'
 import http.client, sys, re

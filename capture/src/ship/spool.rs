@@ -279,6 +279,72 @@ fn describe_segment(path: &Path, index: u32) -> Result<(Option<String>, SegmentE
 #[cfg(test)]
 mod tests {
     use super::*;
+    use trace_format::model::{Event, EventBody, Snapshot, SyscallEvent, TraceMeta};
+    use trace_format::{TraceWriter, WriterOptions};
+
+    /// A finished rotated trace `t` in `dir`: segments and manifest.
+    fn write_trace(dir: &Path) -> trace_format::WriteSummary {
+        let opts = WriterOptions {
+            chunk_bytes: 2048,
+            rotate_bytes: Some(4096),
+            ..WriterOptions::default()
+        };
+        let mut w = TraceWriter::create(&dir.join("t.zst"), opts, TraceMeta::default())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let state = Snapshot::default();
+        for i in 0..2000u64 {
+            let ev = Event {
+                ts: i,
+                tid: 1,
+                pid: 1,
+                body: EventBody::Syscall(SyscallEvent {
+                    args: vec![i, i * 31, i ^ 77],
+                    ..SyscallEvent::default()
+                }),
+            };
+            w.push(&ev, &state).unwrap_or_else(|e| panic!("{e}"));
+        }
+        w.finish().unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn leftovers_are_moved_aside_and_grouped_with_their_manifest() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let summary = write_trace(dir.path());
+        let n = summary.segments.len();
+        assert!(n >= 3, "{summary:?}");
+        // Segment 0 was shipped (deleted) before the crash; the last one
+        // (empty, closing the trace) has no chunk.
+        std::fs::remove_file(&summary.segments[0]).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(dir.path().join("unrelated.txt"), b"x").unwrap_or_else(|e| panic!("{e}"));
+        let output = dir.path().join("t.zst");
+        let folder = move_leftovers(&output)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap_or_else(|| panic!("nothing moved"));
+        assert!(folder.starts_with(leftover_root(&output)));
+        assert!(dir.path().join("unrelated.txt").exists());
+        assert!(!dir.path().join("t.manifest.json").exists());
+        assert_eq!(unshipped(&output).len(), n); // n-1 segments + manifest
+
+        let scan = scan_leftovers(&folder, "t").unwrap_or_else(|e| panic!("{e}"));
+        assert!(scan.unreadable.is_empty(), "{:?}", scan.unreadable);
+        assert_eq!(scan.traces.len(), 1);
+        let t = &scan.traces[0];
+        assert_eq!(
+            t.segments.keys().copied().collect::<Vec<_>>(),
+            (1..n as u32).collect::<Vec<_>>()
+        );
+        assert_eq!(t.manifest.segments.len(), n);
+        assert!(t.manifest.complete);
+        for (i, s) in t.manifest.segments.iter().enumerate() {
+            assert_eq!(s.file, format!("{i:06}.zst"));
+        }
+        // Nothing left to move the second time.
+        assert_eq!(
+            move_leftovers(&output).unwrap_or_else(|e| panic!("{e}")),
+            None
+        );
+    }
 
     #[test]
     fn names() {
