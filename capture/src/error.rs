@@ -61,6 +61,9 @@ pub enum CaptureError {
     /// `--syscalls`: the seccomp filter could not be built or installed.
     #[error("--syscalls: {0} (`--syscalls all` records without a filter)")]
     Seccomp(#[from] crate::seccomp::SeccompError),
+    /// Shipping to S3 cannot be set up (bad URL, client configuration).
+    #[error("--s3: {0}")]
+    Ship(String),
 
     /// Any other I/O error, with what was being done.
     #[error("{what}: {source}")]

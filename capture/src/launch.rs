@@ -177,8 +177,16 @@ pub fn launch(
     // SAFETY: prctl with integer arguments.
     unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
 
+    // The child inherits capture's forwarding handler until
+    // `reset_in_child`: a signal forwarded to it in that window would run
+    // the handler in the child and be lost. Blocked across the fork, it
+    // stays pending until the child has the default disposition back.
+    let _ = signals::block();
     // SAFETY: the child only makes async-signal-safe calls before exec.
     let pid = unsafe { libc::fork() };
+    if pid != 0 {
+        signals::unblock();
+    }
     if pid < 0 {
         return Err(CaptureError::Io {
             what: "fork".into(),

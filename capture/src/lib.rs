@@ -58,6 +58,7 @@ pub mod procfs;
 pub mod ptrace;
 pub mod remote_fd;
 pub mod seccomp;
+pub mod ship;
 pub mod signals;
 pub mod sink;
 pub use trace_format::state;
@@ -88,6 +89,8 @@ pub struct Report {
     /// `--pid` mode: the target is not capture's child, its status is not
     /// capture's.
     pub attached: bool,
+    /// `--s3`: what was shipped and what was not.
+    pub ship: Option<ship::ShipReport>,
 }
 
 impl Report {
@@ -194,6 +197,17 @@ pub fn run(config: &Config) -> Result<Report> {
         _ => None,
     };
     let mut wopts = writer_options(config);
+    // Shipping: leftovers of an earlier run are moved aside before the
+    // writer reuses their names; uploads run on their own thread.
+    let shipper = match &config.ship {
+        Some(cfg) => {
+            let (shipper, tx, budget) = ship::Shipper::start(cfg, &config.output)?;
+            wopts.on_segment = Some(tx);
+            wopts.disk_budget = budget;
+            Some(shipper)
+        }
+        None => None,
+    };
     if wopts.chunk_bytes < 1024 {
         wopts.chunk_bytes = 1024;
     }
@@ -360,6 +374,11 @@ pub fn run(config: &Config) -> Result<Report> {
         Ok(s) => (Some(s), writer_error),
         Err(e) => (None, writer_error.or(Some(e))),
     };
+    // The writer is done (its segment sender dropped): flush the uploads.
+    let ship = match (shipper, &config.ship) {
+        (Some(s), Some(cfg)) => Some(s.finish(signals::flush_deadline(cfg.flush_timeout))),
+        _ => None,
+    };
     Ok(Report {
         outcome,
         stats,
@@ -367,5 +386,6 @@ pub fn run(config: &Config) -> Result<Report> {
         duration: started.elapsed(),
         writer_error,
         attached: attach_mode,
+        ship,
     })
 }

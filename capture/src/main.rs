@@ -31,6 +31,22 @@ fn main() -> ExitCode {
             if !config.quiet {
                 eprintln!("{}", report.summary_line());
             }
+            if let Some(s) = &report.summary
+                && s.lost_events > 0
+            {
+                eprintln!(
+                    "capture: {} events in {} chunks could not be written (recorded in the trace as gap markers)",
+                    s.lost_events, s.lost_chunks
+                );
+            }
+            // What could not be shipped is reported even with -q.
+            if let Some(ship) = &report.ship
+                && (!config.quiet || !ship.complete())
+            {
+                for line in ship.lines() {
+                    eprintln!("{line}");
+                }
+            }
             if config.verbose {
                 eprintln!("capture: {:?}", report.stats);
                 if let Some(s) = &report.summary {

@@ -44,6 +44,28 @@ pub struct Args {
     #[arg(long, value_name = "SIZE")]
     pub chunk_size: Option<String>,
 
+    /// Ship every closed segment to S3 while the workload runs
+    /// (s3://bucket/prefix; credentials from the standard AWS chain).
+    #[arg(long, value_name = "URL")]
+    pub s3: Option<String>,
+
+    /// S3-compatible endpoint (default: $AWS_ENDPOINT_URL_S3, $AWS_ENDPOINT_URL, else AWS).
+    #[arg(long, value_name = "URL", requires = "s3")]
+    pub s3_endpoint: Option<String>,
+
+    /// Encrypt uploads with this KMS key (SSE-KMS).
+    #[arg(long, value_name = "ID", requires = "s3")]
+    pub sse_kms_key: Option<String>,
+
+    /// Seconds to wait for uploads after the workload exited (from SIGTERM if one came).
+    #[arg(long, value_name = "SECS", requires = "s3")]
+    pub flush_timeout: Option<f64>,
+
+    /// Most bytes of unshipped trace files kept on disk (e.g. 2G); past it new
+    /// chunks are dropped and recorded as a gap. Default: no limit.
+    #[arg(long, value_name = "SIZE", requires = "s3")]
+    pub spool_limit: Option<String>,
+
     /// No summary line at exit.
     #[arg(short, long)]
     pub quiet: bool,
@@ -87,6 +109,8 @@ pub struct Config {
     pub chunk_bytes: Option<usize>,
     pub quiet: bool,
     pub verbose: bool,
+    /// `--s3`: ship segments (rotation is then on, see [`crate::ship::config`]).
+    pub ship: Option<crate::ship::ShipConfig>,
     /// capture's own command line, for the trace metadata.
     pub command_line: Vec<String>,
     /// `--syscalls`: `None` records every syscall (`all`, unknown numbers
@@ -127,6 +151,10 @@ pub enum OptionError {
     Pid(i32),
     #[error("--syscalls: {0}")]
     Syscalls(#[from] SetError),
+    #[error("--s3: {0}")]
+    S3(String),
+    #[error("invalid --flush-timeout `{0}` (expected seconds, e.g. 20)")]
+    FlushTimeout(String),
 }
 
 /// Parses `123`, `64K`, `100M`, `2G` (binary multiples, optional `B`/`iB`).
@@ -176,13 +204,42 @@ impl Args {
         }
         let set = parse_set(&self.syscalls)?;
         let all = self.syscalls.split(',').any(|i| i.trim() == "all");
+        let ship = match &self.s3 {
+            None => None,
+            Some(url) => Some(crate::ship::ShipConfig {
+                url: url
+                    .parse::<sysrec_s3::S3Url>()
+                    .map_err(|e| OptionError::S3(e.to_string()))?,
+                endpoint: self.s3_endpoint.clone(),
+                sse_kms_key: self.sse_kms_key.clone(),
+                flush_timeout: match self.flush_timeout {
+                    None => crate::ship::config::DEFAULT_FLUSH_TIMEOUT,
+                    Some(t) if t.is_finite() && (0.0..=86_400.0).contains(&t) => {
+                        Duration::from_secs_f64(t)
+                    }
+                    Some(t) => return Err(OptionError::FlushTimeout(t.to_string())),
+                },
+                retry: crate::ship::RetryPolicy::default(),
+                spool_limit: match self.spool_limit.as_deref().map(parse_size).transpose()? {
+                    Some(0) => return Err(OptionError::Zero("spool-limit")),
+                    l => l,
+                },
+            }),
+        };
+        let (mut rotate_bytes, mut rotate_secs) =
+            (rotate_bytes, self.rotate_secs.map(Duration::from_secs));
+        if ship.is_some() && rotate_bytes.is_none() && rotate_secs.is_none() {
+            rotate_bytes = Some(crate::ship::config::DEFAULT_ROTATE_BYTES);
+            rotate_secs = Some(crate::ship::config::DEFAULT_ROTATE_SECS);
+        }
         Ok(Config {
             target,
             output: self.output,
             snaplen: self.snaplen,
             rotate_bytes,
-            rotate_secs: self.rotate_secs.map(Duration::from_secs),
+            rotate_secs,
             chunk_bytes,
+            ship,
             quiet: self.quiet,
             verbose: self.verbose,
             command_line: std::env::args_os()
@@ -248,5 +305,48 @@ mod tests {
         assert!(c.syscalls.is_none());
         let e = parse(&["capture", "--syscalls", "opnat", "--", "ls"]).unwrap_err();
         assert!(e.contains("did you mean `openat`"), "{e}");
+    }
+
+    #[test]
+    fn s3_options() {
+        let c = parse(&["capture", "--s3", "s3://bucket/p", "--", "ls"])
+            .unwrap_or_else(|e| panic!("{e}"));
+        let ship = c.ship.unwrap_or_else(|| panic!("no ship config"));
+        assert_eq!(ship.url.bucket, "bucket");
+        assert_eq!(ship.flush_timeout, Duration::from_secs(20));
+        // --s3 alone turns rotation on, so segments ship while recording.
+        assert_eq!(c.rotate_bytes, Some(64 << 20));
+        assert_eq!(c.rotate_secs, Some(Duration::from_secs(60)));
+        let c = parse(&[
+            "capture",
+            "--s3",
+            "s3://bucket",
+            "--rotate-secs",
+            "5",
+            "--flush-timeout",
+            "1.5",
+            "--",
+            "ls",
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.rotate_bytes, None);
+        assert_eq!(
+            c.ship.map(|s| s.flush_timeout),
+            Some(Duration::from_millis(1500))
+        );
+        assert!(parse(&["capture", "--s3", "http://x/y", "--", "ls"]).is_err());
+        assert!(parse(&["capture", "--s3-endpoint", "http://x", "--", "ls"]).is_err());
+        assert!(
+            parse(&[
+                "capture",
+                "--s3",
+                "s3://bucket",
+                "--flush-timeout",
+                "-1",
+                "--",
+                "ls"
+            ])
+            .is_err()
+        );
     }
 }

@@ -17,7 +17,8 @@
 //! `EINTR`. **Invariant:** capture never dies of these signals, and the
 //! workload gets them exactly once.
 
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 /// The signals capture handles.
 pub const HANDLED: [i32; 6] = [
@@ -37,8 +38,21 @@ static FORWARDED: [AtomicU32; 65] = [const { AtomicU32::new(0) }; 65];
 /// Per signal: received before there was a target to forward to.
 static PENDING: [AtomicU32; 65] = [const { AtomicU32::new(0) }; 65];
 
+/// CLOCK_MONOTONIC ns of the first SIGTERM received (0: none yet).
+static TERM_AT_NS: AtomicU64 = AtomicU64::new(0);
+
+fn mono_ns() -> u64 {
+    // SAFETY: clock_gettime is async-signal-safe; ts is plain data.
+    let mut ts: libc::timespec = unsafe { std::mem::zeroed() };
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    (ts.tv_sec as u64).saturating_mul(1_000_000_000) + ts.tv_nsec as u64
+}
+
 extern "C" fn handler(sig: libc::c_int, info: *mut libc::siginfo_t, _ctx: *mut libc::c_void) {
     let idx = (sig as usize).min(64);
+    if sig == libc::SIGTERM {
+        let _ = TERM_AT_NS.compare_exchange(0, mono_ns(), Ordering::SeqCst, Ordering::SeqCst);
+    }
     // SAFETY: the kernel passes a valid siginfo to an SA_SIGINFO handler.
     let code = if info.is_null() {
         0
@@ -149,6 +163,19 @@ pub fn take_forwarded() -> Vec<(i32, u32)> {
         }
     }
     out
+}
+
+/// The end of a flush of `timeout`: counted from the first SIGTERM if one
+/// was received (ECS sends SIGKILL its stop timeout after SIGTERM), else
+/// from now.
+pub fn flush_deadline(timeout: Duration) -> Instant {
+    let term = TERM_AT_NS.load(Ordering::SeqCst);
+    let since = if term == 0 {
+        Duration::ZERO
+    } else {
+        Duration::from_nanos(mono_ns().saturating_sub(term))
+    };
+    Instant::now() + timeout.saturating_sub(since)
 }
 
 /// True once a detach was requested (attach mode).

@@ -225,6 +225,15 @@ impl TraceReader {
         Ok(r)
     }
 
+    /// Adds problems found by whoever gathered the sources (a segment that
+    /// the manifest lists but the store does not hold); they are reported
+    /// before those found while opening.
+    pub fn with_notices(mut self, mut notices: Vec<ReadError>) -> TraceReader {
+        notices.append(&mut self.notices);
+        self.notices = notices;
+        self
+    }
+
     fn add_segment(&mut self, path: PathBuf, source: Arc<dyn Source>) -> Result<(), ReadError> {
         let len = source.len();
         let mut head = vec![0u8; FILE_HEADER_LEN.min(len) as usize];

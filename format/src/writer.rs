@@ -23,6 +23,7 @@
 //!   sends the hash back; the producer waits for it only when it finishes
 //!   chunk N, by which time it is long there.
 
+mod budget;
 mod sink;
 
 use std::path::{Path, PathBuf};
@@ -38,6 +39,7 @@ use crate::error::WriteError;
 use crate::model::{Event, EventBody, Marker, MarkerKind, Snapshot, TraceMeta};
 use crate::{FORMAT_VERSION, encode, fb};
 
+pub use budget::DiskBudget;
 pub use sink::ClosedSegment;
 
 /// Where the writer gets the state snapshot that starts each chunk.
@@ -72,6 +74,9 @@ pub struct WriterOptions {
     pub queue_chunks: usize,
     /// Told about every segment once it is closed and renamed (for shipping).
     pub on_segment: Option<std::sync::mpsc::Sender<ClosedSegment>>,
+    /// A limit on the bytes on disk (a shipper's spool); a chunk that does
+    /// not fit is lost and recorded as a gap.
+    pub disk_budget: Option<Arc<DiskBudget>>,
 }
 
 impl Default for WriterOptions {
@@ -84,6 +89,7 @@ impl Default for WriterOptions {
             level: 3,
             queue_chunks: 2,
             on_segment: None,
+            disk_budget: None,
         }
     }
 }

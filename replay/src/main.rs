@@ -31,8 +31,11 @@ use trace_format::verify::{VerifyReport, verify};
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
-    /// Trace files (.zst), segment directories or manifests.
+    /// Trace files (.zst), segment directories, manifests or s3:// prefixes.
     traces: Vec<PathBuf>,
+    /// S3-compatible endpoint for s3:// traces (default: $AWS_ENDPOINT_URL_S3, $AWS_ENDPOINT_URL, else AWS).
+    #[arg(long, value_name = "URL", global = true)]
+    s3_endpoint: Option<String>,
     /// Falco rules file; repeat to load several, in order.
     #[arg(long = "rules", value_name = "FILE")]
     rules: Vec<PathBuf>,
@@ -79,7 +82,7 @@ enum Matching {
 enum Command {
     /// Check every chunk's hash and the hash chain; report what is missing or altered.
     Verify {
-        /// Trace files (.zst), segment directories or manifests.
+        /// Trace files (.zst), segment directories, manifests or s3:// prefixes.
         #[arg(required = true)]
         traces: Vec<PathBuf>,
     },
@@ -123,7 +126,7 @@ impl From<anyhow::Error> for Failure {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
-        Some(Command::Verify { traces }) => run_verify(traces),
+        Some(Command::Verify { traces }) => run_verify(traces, &cli.s3_endpoint),
         None => run(&cli),
     };
     match result {
@@ -146,19 +149,36 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
     })
 }
 
-fn run_verify(traces: &[PathBuf]) -> Result<(), Failure> {
+fn run_verify(traces: &[PathBuf], s3_endpoint: &Option<String>) -> Result<(), Failure> {
     let mut intact = true;
     for path in traces {
-        let reader =
-            TraceReader::open(path).with_context(|| format!("verifying `{}`", path.display()))?;
-        let report = verify(&reader);
-        print_report(path, &report);
-        intact &= report.is_intact();
+        for (name, reader) in open(path, s3_endpoint)? {
+            let report = verify(&reader);
+            print_report(&name, &report);
+            intact &= report.is_intact();
+        }
     }
     if intact {
         Ok(())
     } else {
         Err(Failure::Damaged)
+    }
+}
+
+/// The traces `path` names: one local trace, or every trace under an
+/// `s3://` prefix (read with ranged GETs, as they are needed).
+fn open(path: &Path, s3_endpoint: &Option<String>) -> anyhow::Result<Vec<(PathBuf, TraceReader)>> {
+    let context = || format!("cannot read `{}`", path.display());
+    match path.to_str().filter(|p| p.starts_with("s3://")) {
+        Some(url) => Ok(sysrec_s3::open_url(url, s3_endpoint.clone())
+            .with_context(context)?
+            .into_iter()
+            .map(|t| (PathBuf::from(t.url), t.reader))
+            .collect()),
+        None => Ok(vec![(
+            path.to_path_buf(),
+            TraceReader::open(path).with_context(context)?,
+        )]),
     }
 }
 
@@ -239,15 +259,10 @@ fn run(cli: &Cli) -> Result<(), Failure> {
             pid: cli.pid,
         }
     };
-    let readers = cli
-        .traces
-        .iter()
-        .map(|p| {
-            TraceReader::open(p)
-                .with_context(|| format!("cannot read `{}`", p.display()))
-                .map(|r| (p.clone(), r))
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
+    let mut readers = Vec::new();
+    for p in &cli.traces {
+        readers.extend(open(p, &cli.s3_endpoint)?);
+    }
     let mut builder = rayon::ThreadPoolBuilder::new();
     if let Some(n) = cli.threads {
         if n == 0 {

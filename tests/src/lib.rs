@@ -90,3 +90,4 @@ pub fn require(tool: &str) -> bool {
 
 pub mod capture_support;
 pub mod replay_support;
+pub mod s3_support;

@@ -263,3 +263,29 @@ fn sigpipe_default_is_restored_for_the_workload() {
         .count();
     assert_eq!(pipe_kills, 1, "yes died of SIGPIPE");
 }
+
+/// Regression: a SIGTERM arriving while capture is still launching (between
+/// fork and exec) was forwarded into the child's inherited copy of capture's
+/// handler and lost, and capture waited forever on a workload that never
+/// got it (ECS's stop of a task that just started).
+#[test]
+fn sigterm_during_launch_still_reaches_the_workload() {
+    if !ptrace_permitted() {
+        return;
+    }
+    let w = Work::new();
+    for _ in 0..10 {
+        let mut child = w.spawn_capture(&["-q"], &["sleep", "300"]);
+        // As soon as capture catches SIGTERM (before that, SIGTERM ends
+        // capture itself, as it would any program that just started).
+        let catches_term = || {
+            status_field(child.id(), "SigCgt")
+                .and_then(|m| u64::from_str_radix(&m, 16).ok())
+                .is_some_and(|m| m & (1 << (libc::SIGTERM - 1)) != 0)
+        };
+        assert!(wait_until(LIMIT, catches_term));
+        kill(child.id(), libc::SIGTERM);
+        let st = wait_child(&mut child, LIMIT);
+        assert_eq!(st.code(), Some(143), "{st:?}");
+    }
+}

@@ -26,6 +26,8 @@ use crate::{FORMAT_VERSION, fb};
 /// A segment that was closed and renamed, for shippers.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ClosedSegment {
+    /// The trace the segment belongs to.
+    pub trace_id: [u8; 16],
     pub path: PathBuf,
     pub entry: SegmentEntry,
     /// The manifest after this segment was added (rotation only).
@@ -74,6 +76,7 @@ pub(crate) struct Sink {
     manifest_path: Option<PathBuf>,
     summary: WriteSummary,
     on_segment: Option<std::sync::mpsc::Sender<ClosedSegment>>,
+    budget: Option<Arc<super::DiskBudget>>,
 }
 
 fn partial(path: &Path) -> PathBuf {
@@ -124,6 +127,7 @@ impl Sink {
             manifest_path,
             summary: WriteSummary::default(),
             on_segment: opts.on_segment.clone(),
+            budget: opts.disk_budget.clone(),
         })
     }
 
@@ -157,6 +161,9 @@ impl Sink {
         file.write_all(&header).map_err(io)?;
         let mut hasher = Sha256::new();
         hasher.update(header);
+        if let Some(b) = &self.budget {
+            b.take(header.len() as u64);
+        }
         self.next_segment += 1;
         self.current = Some(Segment {
             index,
@@ -240,10 +247,23 @@ impl Sink {
         {
             return self.lose(&c, &e.to_string());
         }
+        if let Some(b) = &self.budget
+            && !b.try_take(frame.len() as u64)
+        {
+            let why = format!(
+                "the spool is full ({} of {} bytes used by unshipped trace files)",
+                b.used(),
+                b.limit()
+            );
+            return self.lose(&c, &why);
+        }
         let Some(seg) = self.current.as_mut() else {
             return;
         };
         if let Err(e) = seg.file.write_all(&frame) {
+            if let Some(b) = &self.budget {
+                b.release(frame.len() as u64);
+            }
             // Leave the file as it was before this chunk: still valid.
             let _ = seg.file.set_len(seg.len);
             let why = format!("writing `{}`: {e}", seg.partial_path.display());
@@ -293,6 +313,9 @@ impl Sink {
         }
         seg.hasher.update(&frame);
         seg.len += frame.len() as u64;
+        if let Some(b) = &self.budget {
+            b.take(frame.len() as u64);
+        }
         if let Some(dir) = seg.final_path.parent() {
             let dir = if dir.as_os_str().is_empty() {
                 Path::new(".")
@@ -330,6 +353,7 @@ impl Sink {
         }
         if let Some(tx) = &self.on_segment {
             let _ = tx.send(ClosedSegment {
+                trace_id: self.trace_id,
                 path: seg.final_path,
                 entry,
                 manifest: self.manifest_path.clone(),
