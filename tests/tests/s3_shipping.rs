@@ -733,3 +733,50 @@ fn sse_kms_key_is_asked_for_on_every_upload() {
         );
     }
 }
+
+#[test]
+fn rules_give_the_same_alerts_from_s3_as_from_local_files() {
+    if !ready() {
+        return;
+    }
+    let moto = Moto::start();
+    moto.create_bucket("rules");
+    let work = Work::new();
+    let script = "for i in 1 2 3 4 5 6; do cat /etc/shadow > /dev/null; ls /etc > /dev/null; done";
+    let out = capture(
+        &work.path("t.zst"),
+        &moto.endpoint(),
+        "s3://rules/t",
+        &["--rotate-size", "64K", "--chunk-size", "16K"],
+        &["sh", "-c", script],
+        LIMIT,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let ids = trace_ids(&moto, "rules", "t");
+    let id = ids.iter().next().cloned().unwrap_or_default();
+    let dl = download_trace(&moto, "rules", &format!("t/{id}"), &work.path("dl"));
+    let mut args: Vec<String> = Vec::new();
+    for r in e2e_tests::replay_support::falco_rules() {
+        args.push("--rules".into());
+        args.push(r.to_string_lossy().into_owned());
+    }
+    args.extend(["--json".into(), "-q".into()]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let url = format!("s3://rules/t/{id}/");
+    let (local, s3) = replay_local_and_s3(&moto.endpoint(), &args, &dl, &url);
+    let shadow_reads = local
+        .lines()
+        .filter(|l| l.contains("\"rule\":\"Read sensitive file untrusted\""))
+        .count();
+    assert_eq!(shadow_reads, 6, "{local}");
+    assert_eq!(local, s3);
+    // The listing is the same too, with several threads.
+    let (local, s3) = replay_local_and_s3(
+        &moto.endpoint(),
+        &["--filter", "", "--threads", "2", "-q"],
+        &dl,
+        &url,
+    );
+    assert!(local.lines().count() > 100);
+    assert_eq!(local, s3);
+}
