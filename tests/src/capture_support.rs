@@ -325,3 +325,14 @@ int main(void) {
     return WEXITSTATUS(st);
 }
 "#;
+
+/// Kills and reaps a child when dropped, so a failing test leaves no
+/// process behind.
+pub struct Killer(pub std::process::Child);
+
+impl Drop for Killer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

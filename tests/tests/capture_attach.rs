@@ -48,14 +48,6 @@ fn attach(w: &Work, pid: u32) -> std::process::Child {
     cap
 }
 
-struct Killer(std::process::Child);
-impl Drop for Killer {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn attach_record_detach_leaves_it_running() {
     if !ptrace_permitted() {

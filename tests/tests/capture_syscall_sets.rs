@@ -196,14 +196,6 @@ int main(void) {
 }
 "#;
 
-struct Killer(std::process::Child);
-impl Drop for Killer {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn attach_with_a_set_says_unselected_syscalls_still_stop() {
     if !ptrace_permitted() {

@@ -19,7 +19,7 @@ use trace_format::model::{
 };
 use trace_format::state::State;
 use trace_format::state::fd_table::{display_name, fd_display_name};
-use trace_format::state::process_table::Proc;
+use trace_format::state::process_table::{Proc, ProcessTable};
 use trace_format::syscalls::{self, ArgKind, ArgRef, Syscall, group};
 
 use super::args::{self, Form};
@@ -124,16 +124,10 @@ impl<'a> EventView<'a> {
 
     /// The n-th ancestor (1 = parent); `None` past the top of the tree.
     fn ancestor(&self, n: u32) -> Option<&'a Proc> {
-        let table = self.state.table();
-        let mut p = self.proc()?;
-        for _ in 0..n {
-            let ppid = p.info.ppid;
-            if ppid <= 0 || ppid == p.info.pid {
-                return None;
-            }
-            p = table.process(ppid)?;
+        match n {
+            0 => self.proc(),
+            n => self.ancestors().nth(n as usize - 1),
         }
-        Some(p)
     }
 
     /// The process `n` levels up (0 = the process itself).
@@ -325,21 +319,14 @@ impl<'a> EventView<'a> {
         })
     }
 
-    fn ancestors(&self, visit: &mut dyn FnMut(&'a Proc) -> bool) {
-        let table = self.state.table();
-        let Some(mut p) = self.proc() else { return };
-        for _ in 0..MAX_DEPTH {
-            let ppid = p.info.ppid;
-            if ppid <= 0 || ppid == p.info.pid {
-                return;
-            }
-            let Some(parent) = table.process(ppid) else {
-                return;
-            };
-            if !visit(parent) {
-                return;
-            }
-            p = parent;
+    /// The ancestors of the event's process, parent first. The iterator
+    /// borrows the state, not the view, so the view can be used while
+    /// walking.
+    fn ancestors(&self) -> Ancestors<'a> {
+        Ancestors {
+            table: self.state.table(),
+            cur: self.proc(),
+            depth: 0,
         }
     }
 
@@ -360,6 +347,29 @@ impl<'a> EventView<'a> {
 
 /// Ancestor walks stop here: a corrupt snapshot may hold a ppid cycle.
 const MAX_DEPTH: usize = 256;
+
+/// Walks up the process tree (see [`EventView::ancestors`]).
+struct Ancestors<'a> {
+    table: &'a ProcessTable,
+    cur: Option<&'a Proc>,
+    depth: usize,
+}
+
+impl<'a> Iterator for Ancestors<'a> {
+    type Item = &'a Proc;
+
+    fn next(&mut self) -> Option<&'a Proc> {
+        let p = self.cur?;
+        self.depth += 1;
+        let ppid = p.info.ppid;
+        if self.depth > MAX_DEPTH || ppid <= 0 || ppid == p.info.pid {
+            self.cur = None;
+            return None;
+        }
+        self.cur = self.table.process(ppid);
+        self.cur
+    }
+}
 
 impl FieldSource for EventView<'_> {
     fn get(&mut self, f: &FieldRef) -> Option<FieldValue<'_>> {
@@ -584,10 +594,7 @@ impl FieldSource for EventView<'_> {
                 };
                 let mut procs = vec![self.info()?];
                 if f.id == F::ProcAenv {
-                    self.ancestors(&mut |p| {
-                        procs.push(&p.info);
-                        true
-                    });
+                    procs.extend(self.ancestors().map(|p| &p.info));
                 }
                 match key {
                     None => {
@@ -620,12 +627,11 @@ impl FieldSource for EventView<'_> {
                 {
                     shell = Some(p.info.pid);
                 }
-                self.ancestors(&mut |p| {
+                for p in self.ancestors() {
                     if is_shell(&p.info.comm) {
                         shell = Some(p.info.pid);
                     }
-                    true
-                });
+                }
                 shell.map(|pid| V::I64(pid.into()))
             }
             F::ProcTty => self.info().map(|i| V::U64(i.tty.into())),
@@ -947,24 +953,12 @@ impl FieldSource for EventView<'_> {
             F::ProcAname | F::ProcAexe | F::ProcAexepath | F::ProcApid | F::ProcAcmdline
                 if f.arg == FieldArg::None =>
             {
-                // Walked here rather than with `ancestors` so that no list
-                // is built: this runs for every `proc.aname in (...)`.
-                let table = self.state.table();
-                let Some(mut p) = self.proc() else { return };
-                for _ in 0..MAX_DEPTH {
-                    let ppid = p.info.ppid;
-                    if ppid <= 0 || ppid == p.info.pid {
-                        return;
-                    }
-                    let Some(parent) = table.process(ppid) else {
-                        return;
-                    };
+                for parent in self.ancestors() {
                     if let Some(v) = self.proc_value(f.id, parent)
                         && !visit(v)
                     {
                         return;
                     }
-                    p = parent;
                 }
             }
             F::FdIp | F::FdPort | F::FdNet => {
