@@ -533,16 +533,7 @@ fn handle(mut conn: TcpStream, upstream: u16, st: &ProxyState) -> std::io::Resul
         open.push(up.try_clone()?);
     }
     // One request per connection: the upstream closes after answering.
-    let mut new_head = String::new();
-    for (i, line) in head.trim_end().lines().enumerate() {
-        if i > 0 && line.to_ascii_lowercase().starts_with("connection:") {
-            continue;
-        }
-        new_head.push_str(line);
-        new_head.push_str("\r\n");
-    }
-    new_head.push_str("Connection: close\r\n\r\n");
-    up.write_all(new_head.as_bytes())?;
+    up.write_all(close_after(&head).as_bytes())?;
     up.write_all(&body)?;
     // The answer, told to close too, so the client opens a new connection
     // (through the proxy's current mode) for its next request.
@@ -560,8 +551,18 @@ fn handle(mut conn: TcpStream, upstream: u16, st: &ProxyState) -> std::io::Resul
         resp.extend_from_slice(&byte[..n]);
     };
     let rhead = String::from_utf8_lossy(&resp[..head_end]).into_owned();
+    conn.write_all(close_after(&rhead).as_bytes())?;
+    conn.write_all(&resp[head_end..])?;
+    std::io::copy(&mut up, &mut conn)?;
+    let _ = conn.shutdown(Shutdown::Both);
+    Ok(())
+}
+
+/// An HTTP head (request or response) with its `Connection` header
+/// replaced by `Connection: close`.
+fn close_after(head: &str) -> String {
     let mut out = String::new();
-    for (i, line) in rhead.trim_end().lines().enumerate() {
+    for (i, line) in head.trim_end().lines().enumerate() {
         if i > 0 && line.to_ascii_lowercase().starts_with("connection:") {
             continue;
         }
@@ -569,9 +570,5 @@ fn handle(mut conn: TcpStream, upstream: u16, st: &ProxyState) -> std::io::Resul
         out.push_str("\r\n");
     }
     out.push_str("Connection: close\r\n\r\n");
-    conn.write_all(out.as_bytes())?;
-    conn.write_all(&resp[head_end..])?;
-    std::io::copy(&mut up, &mut conn)?;
-    let _ = conn.shutdown(Shutdown::Both);
-    Ok(())
+    out
 }
