@@ -104,6 +104,17 @@ impl Trace {
         v
     }
 
+    /// Every signal event as (signal number, what happened to it).
+    pub fn signals(&self) -> Vec<(i32, trace_format::model::SignalAction)> {
+        self.events
+            .iter()
+            .filter_map(|e| match &e.body {
+                EventBody::Signal(s) => Some((s.signo, s.action)),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// Events of one kind.
     pub fn bodies<'a, T: 'a>(
         &'a self,
@@ -194,6 +205,28 @@ impl Work {
 
     pub fn trace(&self) -> Trace {
         Trace::read(&self.trace_path())
+    }
+
+    /// Starts `capture -q EXTRA... --pid PID` and waits until it is the
+    /// target's tracer.
+    pub fn attach(&self, pid: u32, extra: &[&str]) -> Child {
+        let cap = Command::new(capture_bin())
+            .arg("-o")
+            .arg(self.trace_path())
+            .arg("-q")
+            .args(extra)
+            .args(["--pid", &pid.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn capture: {e}"));
+        assert!(
+            wait_until(LIMIT, || status_field(pid, "TracerPid")
+                .is_some_and(|t| t == cap.id().to_string())),
+            "capture attached"
+        );
+        cap
     }
 
     /// Compiles a C program with gcc; `None` (test skipped) without gcc or

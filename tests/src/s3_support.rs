@@ -179,15 +179,14 @@ pub fn aws_env(cmd: &mut Command, endpoint: &str) {
         .env("AWS_ENDPOINT_URL", endpoint);
 }
 
-/// `capture -o OUTPUT --s3 URL EXTRA... -- CMD...` against `endpoint`,
-/// spawned with piped output.
-pub fn spawn_capture(
+/// `capture -o OUTPUT --s3 URL EXTRA... -- CMD...` against `endpoint`.
+fn capture_command(
     output: &Path,
     endpoint: &str,
     url: &str,
     extra: &[&str],
     cmd: &[&str],
-) -> Child {
+) -> Command {
     let mut c = Command::new(crate::bin("capture"));
     aws_env(&mut c, endpoint);
     c.arg("-o")
@@ -195,7 +194,19 @@ pub fn spawn_capture(
         .args(["--s3", url])
         .args(extra)
         .arg("--")
-        .args(cmd)
+        .args(cmd);
+    c
+}
+
+/// [`capture_command`], spawned with piped output.
+pub fn spawn_capture(
+    output: &Path,
+    endpoint: &str,
+    url: &str,
+    extra: &[&str],
+    cmd: &[&str],
+) -> Child {
+    capture_command(output, endpoint, url, extra, cmd)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -212,15 +223,10 @@ pub fn capture(
     cmd: &[&str],
     limit: Duration,
 ) -> Output {
-    let mut c = Command::new(crate::bin("capture"));
-    aws_env(&mut c, endpoint);
-    c.arg("-o")
-        .arg(output)
-        .args(["--s3", url])
-        .args(extra)
-        .arg("--")
-        .args(cmd);
-    crate::run_with_timeout(&mut c, limit)
+    crate::run_with_timeout(
+        &mut capture_command(output, endpoint, url, extra, cmd),
+        limit,
+    )
 }
 
 /// `replay ARGS...` with the endpoint set, to completion.

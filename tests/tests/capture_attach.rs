@@ -29,25 +29,6 @@ int main(void) {
 }
 "#;
 
-/// Starts `capture --pid PID` and waits until it is the target's tracer.
-fn attach(w: &Work, pid: u32) -> std::process::Child {
-    let cap = Command::new(capture_bin())
-        .arg("-o")
-        .arg(w.trace_path())
-        .args(["-q", "--pid", &pid.to_string()])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawn capture: {e}"));
-    assert!(
-        wait_until(LIMIT, || status_field(pid, "TracerPid")
-            .is_some_and(|t| t == cap.id().to_string())),
-        "capture attached"
-    );
-    cap
-}
-
 #[test]
 fn attach_record_detach_leaves_it_running() {
     if !ptrace_permitted() {
@@ -70,7 +51,7 @@ fn attach_record_detach_leaves_it_running() {
     .map(|d| d.count())
     .unwrap_or(0)
         == 2));
-    let mut cap = attach(&w, pid);
+    let mut cap = w.attach(pid, &[]);
     std::thread::sleep(Duration::from_millis(300));
     kill(cap.id(), libc::SIGINT);
     let st = wait_child(&mut cap, LIMIT);
@@ -154,7 +135,7 @@ fn attach_ends_when_the_target_exits() {
         .spawn()
         .unwrap_or_else(|e| panic!("spawn: {e}"));
     let pid = target.id();
-    let mut cap = attach(&w, pid);
+    let mut cap = w.attach(pid, &[]);
     drop(target.stdin.take());
     let st = wait_child(&mut cap, LIMIT);
     assert_eq!(st.code(), Some(0), "capture ends with the target");

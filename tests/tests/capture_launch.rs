@@ -83,11 +83,7 @@ fn killed_by_signal_is_128_plus_n() {
     assert_eq!(out.status.code(), Some(128 + 15));
     let t = w.trace();
     assert!(
-        t.bodies(|b| match b {
-            EventBody::Signal(s) => Some(s),
-            _ => None,
-        })
-        .any(|(_, s)| s.signo == libc::SIGTERM),
+        t.signals().iter().any(|(signo, _)| *signo == libc::SIGTERM),
         "the SIGTERM delivery is recorded"
     );
 }

@@ -170,12 +170,6 @@ http {{
         .filter(|(_, p)| p.child_pid == p.child_tid)
         .count();
     assert!(forks >= 2, "{forks} processes started");
-    let signals: Vec<_> = t
-        .bodies(|b| match b {
-            EventBody::Signal(s) => Some(s),
-            _ => None,
-        })
-        .map(|(_, s)| (s.signo, s.action))
-        .collect();
+    let signals: Vec<_> = t.signals();
     assert!(signals.contains(&(libc::SIGQUIT, trace_format::model::SignalAction::Forwarded)));
 }

@@ -62,13 +62,7 @@ fn sigterm_to_capture_reaches_the_workload() {
         "the workload's handler decided the status"
     );
     let t = w.trace();
-    let sigs: Vec<_> = t
-        .bodies(|b| match b {
-            EventBody::Signal(s) => Some(s),
-            _ => None,
-        })
-        .map(|(_, s)| (s.signo, s.action))
-        .collect();
+    let sigs: Vec<_> = t.signals();
     assert!(
         sigs.contains(&(libc::SIGTERM, SignalAction::Forwarded)),
         "{sigs:?}"
@@ -159,13 +153,7 @@ fn sigstop_really_stops_and_sigcont_resumes() {
     assert_eq!(st.code(), Some(0));
     assert_eq!(counter(&file), 150);
     let t = w.trace();
-    let sigs: Vec<_> = t
-        .bodies(|b| match b {
-            EventBody::Signal(s) => Some(s),
-            _ => None,
-        })
-        .map(|(_, s)| (s.signo, s.action))
-        .collect();
+    let sigs: Vec<_> = t.signals();
     assert!(
         sigs.contains(&(libc::SIGSTOP, SignalAction::Stopped)),
         "{sigs:?}"
@@ -234,11 +222,9 @@ fn handled_signals_are_delivered_once_each() {
     assert_eq!(out.status.code(), Some(0));
     let t = w.trace();
     let n = t
-        .bodies(|b| match b {
-            EventBody::Signal(s) => Some(s),
-            _ => None,
-        })
-        .filter(|(_, s)| s.signo == libc::SIGUSR1 && s.action == SignalAction::Delivered)
+        .signals()
+        .iter()
+        .filter(|s| **s == (libc::SIGUSR1, SignalAction::Delivered))
         .count();
     assert_eq!(n, 3);
 }

@@ -212,20 +212,7 @@ fn attach_with_a_set_says_unselected_syscalls_still_stop() {
             .unwrap_or_else(|e| panic!("spawn: {e}")),
     );
     let pid = target.0.id();
-    let mut cap = Command::new(capture_bin())
-        .arg("-o")
-        .arg(w.trace_path())
-        .args(["-q", "--syscalls", "getppid", "--pid", &pid.to_string()])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawn capture: {e}"));
-    assert!(
-        wait_until(LIMIT, || status_field(pid, "TracerPid")
-            .is_some_and(|t| t == cap.id().to_string())),
-        "capture attached"
-    );
+    let mut cap = w.attach(pid, &["--syscalls", "getppid"]);
     std::thread::sleep(Duration::from_millis(300));
     kill(cap.id(), libc::SIGINT);
     let st = wait_child(&mut cap, LIMIT);
