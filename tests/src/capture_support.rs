@@ -21,9 +21,14 @@ pub fn capture_bin() -> PathBuf {
 }
 
 /// Whether this machine lets us ptrace a child: if not, capture tests skip
-/// with a message.
+/// with a message, except under CI, where a machine that cannot ptrace is a
+/// failure (like a missing tool in [`crate::require`]).
 pub fn ptrace_permitted() -> bool {
     let Ok(mut child) = Command::new("sleep").arg("5").spawn() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "cannot run `sleep` under CI"
+        );
         return false;
     };
     let pid = child.id() as libc::pid_t;
@@ -36,13 +41,15 @@ pub fn ptrace_permitted() -> bool {
             std::ptr::null_mut::<libc::c_void>(),
         )
     };
+    let err = std::io::Error::last_os_error();
     let _ = child.kill();
     let _ = child.wait();
     if r != 0 {
-        eprintln!(
-            "skipped: ptrace is not permitted here ({}); add CAP_SYS_PTRACE",
-            std::io::Error::last_os_error()
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "ptrace is not permitted under CI ({err}); capture tests cannot run"
         );
+        eprintln!("skipped: ptrace is not permitted here ({err}); add CAP_SYS_PTRACE");
     }
     r == 0
 }
