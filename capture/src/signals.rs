@@ -42,8 +42,9 @@ static PENDING: [AtomicU32; 65] = [const { AtomicU32::new(0) }; 65];
 static TERM_AT_NS: AtomicU64 = AtomicU64::new(0);
 
 fn mono_ns() -> u64 {
-    // SAFETY: clock_gettime is async-signal-safe; ts is plain data.
+    // SAFETY: timespec is plain data, valid when zeroed.
     let mut ts: libc::timespec = unsafe { std::mem::zeroed() };
+    // SAFETY: clock_gettime is async-signal-safe and writes only `ts`.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
     (ts.tv_sec as u64).saturating_mul(1_000_000_000) + ts.tv_nsec as u64
 }
@@ -53,10 +54,10 @@ extern "C" fn handler(sig: libc::c_int, info: *mut libc::siginfo_t, _ctx: *mut l
     if sig == libc::SIGTERM {
         let _ = TERM_AT_NS.compare_exchange(0, mono_ns(), Ordering::SeqCst, Ordering::SeqCst);
     }
-    // SAFETY: the kernel passes a valid siginfo to an SA_SIGINFO handler.
     let code = if info.is_null() {
         0
     } else {
+        // SAFETY: the kernel passes a valid siginfo to an SA_SIGINFO handler.
         unsafe { (*info).si_code }
     };
     let target = TARGET.load(Ordering::SeqCst);

@@ -17,7 +17,14 @@
 //! **Architecture Invariant:** this crate knows nothing of ptrace or rules; it
 //! makes no syscalls on live processes.
 
-#[allow(clippy::all, unused_imports, dead_code, unsafe_op_in_unsafe_fn, mismatched_lifetime_syntaxes)]
+#[allow(
+    clippy::all,
+    clippy::restriction,
+    unused_imports,
+    dead_code,
+    unsafe_op_in_unsafe_fn,
+    mismatched_lifetime_syntaxes
+)]
 #[rustfmt::skip]
 mod generated {
     pub mod trace;

@@ -416,14 +416,14 @@ impl TraceReader {
         let bytes = zstd::bulk::decompress(&frame, content as usize)
             .map_err(|e| corrupt(format!("decompression failed: {e}")))?;
         let chunk = Chunk::from_bytes(bytes).map_err(corrupt)?;
-        if let Some(exp) = &loc.expected {
-            if chunk.seq() != exp.seq || chunk.hash() != exp.hash {
-                return Err(ReadError::HashMismatch {
-                    path: seg.path.clone(),
-                    seq: exp.seq,
-                    offset: loc.offset,
-                });
-            }
+        if let Some(exp) = &loc.expected
+            && (chunk.seq() != exp.seq || chunk.hash() != exp.hash)
+        {
+            return Err(ReadError::HashMismatch {
+                path: seg.path.clone(),
+                seq: exp.seq,
+                offset: loc.offset,
+            });
         }
         Ok(chunk)
     }
