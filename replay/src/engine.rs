@@ -7,7 +7,7 @@
 //!                                 │   snapshot ─► State (format::state) ─┐
 //!                                 │   events ──► State::apply ───────────┤
 //!                                 │                                      ▼
-//!                                 │   view::EventView (FieldSource) ◄── context::TraceContext
+//!                                 │   view::EventView (FieldSource) ◄── context::TraceContext, vocab
 //!                                 │     └► alert::RuleEngine / listing / stats
 //!                                 ▼
 //!                          results in trace order ─► output (text, JSON)
@@ -24,6 +24,7 @@ pub mod driver;
 pub mod listing;
 pub mod stats;
 pub mod view;
+pub mod vocab;
 
 pub use alert::{Alert, ChunkAlerts, RuleEngine};
 pub use context::TraceContext;

@@ -132,9 +132,17 @@ pub mod ruleset;
 pub mod source;
 pub mod yaml;
 
+/// Falco's rule files as the Falco project ships them, in the order Falco
+/// loads them (later files append to and override earlier ones).
+pub const FALCO_RULE_FILES: [&str; 3] = [
+    "falco_rules.yaml",
+    "falco-incubating_rules.yaml",
+    "falco-sandbox_rules.yaml",
+];
+
 pub use error::{Diagnostic, LoadError, Severity};
 pub use eval::Filter;
-pub use fields::{FieldArg, FieldId, FieldRef, FieldType};
+pub use fields::{FieldArg, FieldClass, FieldId, FieldRef, FieldType};
 pub use loader::Priority;
 pub use output::OutputTemplate;
 pub use ruleset::{

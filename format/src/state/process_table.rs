@@ -37,6 +37,33 @@ pub struct ProcessTable {
     next_id: u64,
 }
 
+/// How far an ancestor walk goes ([`ProcessTable::ancestors`]).
+pub const MAX_ANCESTORS: usize = 256;
+
+/// Walks up the process tree (see [`ProcessTable::ancestors`]).
+#[derive(Clone, Debug)]
+pub struct Ancestors<'a> {
+    table: &'a ProcessTable,
+    cur: Option<&'a Proc>,
+    depth: usize,
+}
+
+impl<'a> Iterator for Ancestors<'a> {
+    type Item = &'a Proc;
+
+    fn next(&mut self) -> Option<&'a Proc> {
+        let p = self.cur?;
+        self.depth += 1;
+        let ppid = p.info.ppid;
+        if self.depth > MAX_ANCESTORS || ppid <= 0 || ppid == p.info.pid {
+            self.cur = None;
+            return None;
+        }
+        self.cur = self.table.process(ppid);
+        self.cur
+    }
+}
+
 /// `CLONE_*` flags the table needs.
 pub mod clone_flags {
     pub const CLONE_FS: u64 = 0x200;
@@ -257,6 +284,23 @@ impl ProcessTable {
 
     pub fn process(&self, pid: i32) -> Option<&Proc> {
         self.procs.get(&pid)
+    }
+
+    /// The ancestors of process `pid` that the table knows, parent first.
+    /// The walk ends at a process without a known parent, and after
+    /// [`MAX_ANCESTORS`] steps: a corrupt snapshot may hold a ppid cycle.
+    pub fn ancestors(&self, pid: i32) -> Ancestors<'_> {
+        Ancestors {
+            table: self,
+            cur: self.process(pid),
+            depth: 0,
+        }
+    }
+
+    /// Whether `a` is `b` or one of its ancestors, or the other way round.
+    pub fn related(&self, a: i32, b: i32) -> bool {
+        let up = |from: i32, to: i32| from == to || self.ancestors(from).any(|p| p.info.pid == to);
+        up(a, b) || up(b, a)
     }
 
     pub fn process_mut(&mut self, pid: i32) -> Option<&mut Proc> {

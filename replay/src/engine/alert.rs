@@ -64,7 +64,7 @@ impl<'r> RuleEngine<'r> {
         let max = syscalls::SYSCALLS.last().map_or(0, |s| s.id as usize);
         let mut by_syscall = vec![rules.event_type("unknown"); max + 1];
         for sc in syscalls::SYSCALLS {
-            by_syscall[sc.id as usize] = rules.event_type(super::view::falco_name(sc.name));
+            by_syscall[sc.id as usize] = rules.event_type(super::vocab::falco_name(sc.name));
         }
         RuleEngine {
             rules,

@@ -126,6 +126,71 @@ pub struct FieldInfo {
     pub arg: ArgSpec,
     /// How many values it yields.
     pub multi: Multiplicity,
+    /// The family the name belongs to (from its prefix).
+    pub class: FieldClass,
+}
+
+/// A field's family, named by the prefix of its name (`proc.` -> `Proc`).
+/// Sources dispatch on it before matching the field itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum FieldClass {
+    /// `evt.*` and `syscall.type`.
+    Evt,
+    /// `proc.*`.
+    Proc,
+    /// `thread.*`.
+    Thread,
+    /// `user.*` and `group.*`.
+    User,
+    /// `fd.*`.
+    Fd,
+    /// `fdlist.*` (poll sets).
+    Fdlist,
+    /// `fs.path.*`.
+    FsPath,
+    /// `container.*`.
+    Container,
+    /// `k8s.*`.
+    K8s,
+}
+
+impl FieldClass {
+    /// The class of a field name, decided at compile time for the registry.
+    const fn of(name: &str) -> FieldClass {
+        const fn starts(name: &[u8], prefix: &[u8]) -> bool {
+            if name.len() < prefix.len() {
+                return false;
+            }
+            let mut i = 0;
+            while i < prefix.len() {
+                if name[i] != prefix[i] {
+                    return false;
+                }
+                i += 1;
+            }
+            true
+        }
+        let n = name.as_bytes();
+        if starts(n, b"proc.") {
+            FieldClass::Proc
+        } else if starts(n, b"thread.") {
+            FieldClass::Thread
+        } else if starts(n, b"user.") || starts(n, b"group.") {
+            FieldClass::User
+        } else if starts(n, b"fd.") {
+            FieldClass::Fd
+        } else if starts(n, b"fdlist.") {
+            FieldClass::Fdlist
+        } else if starts(n, b"fs.path.") {
+            FieldClass::FsPath
+        } else if starts(n, b"container.") {
+            FieldClass::Container
+        } else if starts(n, b"k8s.") {
+            FieldClass::K8s
+        } else {
+            FieldClass::Evt
+        }
+    }
 }
 
 /// A field's argument, parsed.
@@ -285,6 +350,7 @@ macro_rules! fields {
                 ty: FieldType::$ty,
                 arg: ArgSpec::$arg,
                 multi: Multiplicity::$multi,
+                class: FieldClass::of($name),
             },)*
         ];
 
@@ -296,6 +362,10 @@ macro_rules! fields {
             /// The field's name.
             pub fn name(self) -> &'static str {
                 self.info().name
+            }
+            /// The field's family.
+            pub fn class(self) -> FieldClass {
+                self.info().class
             }
         }
     };
