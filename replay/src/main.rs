@@ -10,15 +10,17 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use replay::engine::listing::Lister;
 use replay::engine::stats::Stats;
-use replay::engine::{Alert, Item, RuleEngine, for_each_chunk, walk_chunk};
+use replay::engine::{Item, RuleEngine, for_each_chunk};
+use replay::investigate::report::{write_stats, write_verify};
+use replay::investigate::{Around, Job, Output, Summary};
 use replay::rules::{CompiledFilter, LoadOptions, Priority, RuleMatching, load_files};
 use trace_format::TraceReader;
-use trace_format::verify::{VerifyReport, verify};
+use trace_format::verify::verify;
 
 #[derive(Parser)]
 #[command(
@@ -154,7 +156,7 @@ fn run_verify(traces: &[PathBuf], s3_endpoint: &Option<String>) -> Result<(), Fa
     for path in traces {
         for (name, reader) in open(path, s3_endpoint)? {
             let report = verify(&reader);
-            print_report(&name, &report);
+            write_verify(&mut io::stdout().lock(), &name, &report).context("writing the output")?;
             intact &= report.is_intact();
         }
     }
@@ -180,24 +182,6 @@ fn open(path: &Path, s3_endpoint: &Option<String>) -> anyhow::Result<Vec<(PathBu
             TraceReader::open(path).with_context(context)?,
         )]),
     }
-}
-
-/// What a run does with each chunk.
-enum Job<'a> {
-    Rules(RuleEngine<'a>),
-    Filter {
-        filter: Option<Box<CompiledFilter>>,
-        window: Option<(Around, Duration)>,
-        pid: Option<i32>,
-    },
-    Stats,
-}
-
-/// What one chunk yields.
-enum Output {
-    Alerts(Vec<Alert>),
-    Lines(Vec<String>),
-    Stats(Box<Stats>),
 }
 
 fn run(cli: &Cli) -> Result<(), Failure> {
@@ -250,13 +234,14 @@ fn run(cli: &Cli) -> Result<(), Failure> {
             )),
         };
         let window = match &cli.around {
-            Some(t) => Some((Around::parse(t)?, cli.window)),
+            Some(t) => Some((Around::parse(t).map_err(anyhow::Error::new)?, cli.window)),
             None => None,
         };
         Job::Filter {
             filter,
             window,
             pid: cli.pid,
+            json: cli.json,
         }
     };
     let mut readers = Vec::new();
@@ -288,45 +273,7 @@ fn run(cli: &Cli) -> Result<(), Failure> {
         for_each_chunk(
             reader,
             &pool,
-            |chunk| match &job {
-                Job::Rules(engine) => {
-                    let r = engine.eval_chunk(chunk);
-                    (r.events, Output::Alerts(r.alerts))
-                }
-                Job::Filter {
-                    filter,
-                    window,
-                    pid,
-                } => {
-                    let mut lines = Vec::new();
-                    let n = walk_chunk(chunk, |v| {
-                        if let Some((at, w)) = window
-                            && !at.contains(v.wall_ns, *w)
-                        {
-                            return;
-                        }
-                        if let Some(pid) = pid
-                            && !in_tree(v, *pid)
-                        {
-                            return;
-                        }
-                        if filter.as_ref().is_some_and(|f| !f.matches(v)) {
-                            return;
-                        }
-                        lines.push(if cli.json {
-                            lister.json(v).to_string()
-                        } else {
-                            lister.text(v)
-                        });
-                    });
-                    (n, Output::Lines(lines))
-                }
-                Job::Stats => {
-                    let mut s = Stats::default();
-                    let n = walk_chunk(chunk, |v| s.add(v));
-                    (n, Output::Stats(Box::new(s)))
-                }
-            },
+            |chunk| job.eval(chunk, &lister),
             |item| match item {
                 Item::Chunk {
                     info,
@@ -374,7 +321,7 @@ fn run(cli: &Cli) -> Result<(), Failure> {
         }
     }
     if cli.stats {
-        print_stats(&mut out, &stats, &summary).context("writing the output")?;
+        write_stats(&mut out, &stats, &summary).context("writing the output")?;
     }
     out.flush().context("writing the output")?;
     if let Some(b) = bar {
@@ -384,10 +331,11 @@ fn run(cli: &Cli) -> Result<(), Failure> {
         eprintln!("replay: {}: {p}", path.display());
     }
     if !cli.quiet {
-        summary.print(
+        // The summary is a courtesy: a closed stderr does not fail the run.
+        let _ = summary.write(
+            &mut io::stderr().lock(),
             started.elapsed(),
             ruleset.is_some(),
-            cli.filter.is_some() || cli.around.is_some(),
         );
     }
     if summary.problems.is_empty() {
@@ -408,241 +356,4 @@ fn progress_bar(total: u64, quiet: bool) -> Option<ProgressBar> {
     .unwrap_or_else(|_| ProgressStyle::default_bar());
     bar.set_style(style);
     Some(bar)
-}
-
-/// Whether the event's process is `pid`, a descendant of it, or one of its
-/// ancestors.
-fn in_tree(v: &replay::engine::EventView<'_>, pid: i32) -> bool {
-    let table = v.state.table();
-    let chain = |start: i32, want: i32| {
-        let mut cur = start;
-        for _ in 0..256 {
-            if cur == want {
-                return true;
-            }
-            match table.process(cur) {
-                Some(p) if p.info.ppid > 0 && p.info.ppid != cur => cur = p.info.ppid,
-                _ => return false,
-            }
-        }
-        false
-    };
-    chain(v.ev.pid, pid) || chain(pid, v.ev.pid)
-}
-
-/// A point in time given to `--around`.
-#[derive(Clone, Copy)]
-enum Around {
-    /// Absolute (RFC 3339).
-    At(u64),
-    /// A time of day in UTC (`HH:MM:SS.nnnnnnnnn` as alerts print it), on
-    /// whatever day the trace covers.
-    TimeOfDay(u64),
-}
-
-const DAY_NS: u64 = 86_400_000_000_000;
-
-impl Around {
-    fn parse(s: &str) -> anyhow::Result<Around> {
-        if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
-            let ns = t
-                .timestamp_nanos_opt()
-                .filter(|n| *n >= 0)
-                .context("time out of range")?;
-            return Ok(Around::At(ns as u64));
-        }
-        if let Ok(t) = chrono::NaiveTime::parse_from_str(s, "%H:%M:%S%.f") {
-            use chrono::Timelike;
-            let ns = u64::from(t.num_seconds_from_midnight()) * 1_000_000_000
-                + u64::from(t.nanosecond());
-            return Ok(Around::TimeOfDay(ns));
-        }
-        bail!(
-            "`{s}` is not a time: give it as an alert prints it (HH:MM:SS.nnnnnnnnn, UTC) or in RFC 3339 (2026-11-23T10:00:00Z)"
-        )
-    }
-
-    fn contains(&self, ns: u64, w: Duration) -> bool {
-        let w = w.as_nanos().min(u128::from(DAY_NS / 2)) as u64;
-        match *self {
-            Around::At(t) => ns.abs_diff(t) <= w,
-            Around::TimeOfDay(t) => {
-                let d = (ns % DAY_NS).abs_diff(t);
-                d.min(DAY_NS - d) <= w
-            }
-        }
-    }
-}
-
-/// What the run saw, for the closing summary.
-#[derive(Default)]
-struct Summary {
-    events: u64,
-    chunks: u64,
-    first_ns: Option<u64>,
-    last_ns: Option<u64>,
-    alerts: u64,
-    by_rule: std::collections::BTreeMap<String, u64>,
-    by_priority: std::collections::BTreeMap<Priority, u64>,
-    problems: Vec<(PathBuf, String)>,
-}
-
-impl Summary {
-    fn chunk(&mut self, info: &trace_format::ChunkInfo, events: u64) {
-        self.events += events;
-        self.chunks += 1;
-        if info.event_count > 0 {
-            let (a, b) = (info.wall_ns(info.first_ts), info.wall_ns(info.last_ts));
-            self.first_ns = Some(self.first_ns.map_or(a, |f| f.min(a)));
-            self.last_ns = Some(self.last_ns.map_or(b, |l| l.max(b)));
-        }
-    }
-
-    fn alert(&mut self, engine: &RuleEngine<'_>, a: &Alert) {
-        self.alerts += 1;
-        *self
-            .by_rule
-            .entry(engine.rules().rules()[a.rule].name.clone())
-            .or_default() += 1;
-        *self.by_priority.entry(a.priority).or_default() += 1;
-    }
-
-    fn problem(&mut self, path: &Path, p: String) {
-        self.problems.push((path.to_path_buf(), p));
-    }
-
-    fn print(&self, elapsed: Duration, rules: bool, listing: bool) {
-        let secs = elapsed.as_secs_f64().max(1e-9);
-        let span = match (self.first_ns, self.last_ns) {
-            (Some(a), Some(b)) => format!(
-                ", {} to {} ({:.3} s)",
-                time_text(a),
-                time_text(b),
-                b.saturating_sub(a) as f64 / 1e9
-            ),
-            _ => String::new(),
-        };
-        eprintln!(
-            "replay: {} events in {} chunks{span}; {:.0} events/s",
-            self.events,
-            self.chunks,
-            self.events as f64 / secs
-        );
-        if rules {
-            let prio: Vec<String> = self
-                .by_priority
-                .iter()
-                .map(|(p, n)| format!("{n} {p}"))
-                .collect();
-            eprintln!(
-                "replay: {} alerts{}{}",
-                self.alerts,
-                if prio.is_empty() { "" } else { ": " },
-                prio.join(", ")
-            );
-            for (rule, n) in &self.by_rule {
-                eprintln!("  {n:>8}  {rule}");
-            }
-        }
-        let _ = listing;
-        if !self.problems.is_empty() {
-            eprintln!(
-                "replay: {} problem(s) with the trace; the chunks that could be read were evaluated",
-                self.problems.len()
-            );
-        }
-    }
-}
-
-fn print_stats(out: &mut impl Write, s: &Stats, sum: &Summary) -> io::Result<()> {
-    writeln!(out, "events: {} in {} chunks", s.events, sum.chunks)?;
-    if let (Some(a), Some(b)) = (s.first_ns, s.last_ns) {
-        writeln!(
-            out,
-            "time:   {} to {} ({:.3} s)",
-            time_text(a),
-            time_text(b),
-            b.saturating_sub(a) as f64 / 1e9
-        )?;
-    }
-    writeln!(out, "\nprocesses ({}):", s.processes.len())?;
-    writeln!(
-        out,
-        "  {:>8} {:>8} {:>10}  {:<14} command",
-        "pid", "ppid", "events", "exit"
-    )?;
-    for (pid, p) in &s.processes {
-        writeln!(
-            out,
-            "  {pid:>8} {:>8} {:>10}  {:<14} {}",
-            p.ppid,
-            p.events,
-            p.exit.as_deref().unwrap_or("-"),
-            p.cmdline
-        )?;
-    }
-    writeln!(out, "\nevents by type:")?;
-    for (t, n) in s.types_by_count() {
-        let failed = s.failed_by_type.get(t).copied().unwrap_or(0);
-        if failed > 0 {
-            writeln!(out, "  {n:>10}  {t} ({failed} failed)")?;
-        } else {
-            writeln!(out, "  {n:>10}  {t}")?;
-        }
-    }
-    writeln!(out, "\ngaps: {}", s.gaps.len())?;
-    for (t, n, why) in &s.gaps {
-        writeln!(out, "  {}: {n} events lost: {why}", time_text(*t))?;
-    }
-    writeln!(out, "problems: {}", sum.problems.len())?;
-    for (path, p) in &sum.problems {
-        writeln!(out, "  {}: {p}", path.display())?;
-    }
-    Ok(())
-}
-
-fn print_report(path: &Path, r: &VerifyReport) {
-    let id = r
-        .trace_id
-        .map(|id| uuid_text(&id))
-        .unwrap_or_else(|| "unknown".into());
-    println!("{}: trace {id}", path.display());
-    println!(
-        "  {} segment(s), {} intact chunk(s), {} event(s)",
-        r.segments, r.chunks, r.events
-    );
-    if let (Some(first), Some(last)) = (r.first_wall_ns, r.last_wall_ns) {
-        println!(
-            "  from {} to {} ({:.3} s)",
-            time_text(first),
-            time_text(last),
-            last.saturating_sub(first) as f64 / 1e9
-        );
-    }
-    for p in &r.problems {
-        println!("  PROBLEM: {p}");
-    }
-    if r.is_intact() {
-        println!("  OK: every chunk is intact and the hash chain is unbroken");
-    } else {
-        println!("  FAILED: {} problem(s)", r.problems.len());
-    }
-}
-
-fn uuid_text(id: &[u8; 16]) -> String {
-    let h: String = id.iter().map(|b| format!("{b:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
-}
-
-fn time_text(ns: u64) -> String {
-    let mut s = String::new();
-    replay::engine::alert::push_time(&mut s, ns, "%Y-%m-%dT%H:%M:%S%.9fZ");
-    s
 }
