@@ -57,27 +57,6 @@ impl FieldTable {
     }
 }
 
-/// Parses an integer as Falco does for numeric fields: decimal (signed) or `0x` hex.
-pub(crate) fn parse_int(s: &str) -> Option<i128> {
-    let s = s.trim();
-    let (neg, digits) = match s.strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => (false, s.strip_prefix('+').unwrap_or(s)),
-    };
-    let v = if let Some(hex) = digits
-        .strip_prefix("0x")
-        .or_else(|| digits.strip_prefix("0X"))
-    {
-        i128::from_str_radix(hex, 16).ok()?
-    } else {
-        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-            return None;
-        }
-        digits.parse::<i128>().ok()?
-    };
-    Some(if neg { -v } else { v })
-}
-
 /// Compiles an expression whose macros have been expanded.
 pub fn compile(expr: &Expr, table: &mut FieldTable) -> Result<Filter, CompileError> {
     let mut c = Compiler {
@@ -331,7 +310,7 @@ impl Compiler<'_> {
                 let nums = values
                     .iter()
                     .map(|v| {
-                        parse_int(v).ok_or_else(|| {
+                        super::source::parse_int(v).ok_or_else(|| {
                             self.err(format!("`{v}` is not a valid number for a {ty} field"), pos)
                         })
                     })
@@ -411,7 +390,7 @@ fn check_op_type(op: BinOp, ty: FieldType) -> Result<(), String> {
 
 fn hex_decode(s: &str) -> Option<Vec<u8>> {
     let s = s.as_bytes();
-    if s.is_empty() || s.len() % 2 != 0 {
+    if s.is_empty() || !s.len().is_multiple_of(2) {
         return None;
     }
     s.chunks(2)

@@ -48,7 +48,7 @@ impl FieldValue<'_> {
             FieldValue::U64(v) => Some(v.into()),
             FieldValue::Bool(v) => Some(v.into()),
             FieldValue::Double(v) if v.fract() == 0.0 && v.abs() < 1e30 => Some(v as i128),
-            FieldValue::Str(s) => super::compile::parse_int(s),
+            FieldValue::Str(s) => parse_int(s),
             _ => None,
         }
     }
@@ -156,6 +156,47 @@ pub trait FieldSource {
                 true
             }
             None => false,
+        }
+    }
+}
+
+/// Parses an integer as Falco does for numeric fields: decimal or `0x` hex,
+/// with an optional sign before either (`-0x10`; never after the prefix:
+/// `0x-5` is not a number). Part of the source contract: a string value
+/// compared as a number is read this way.
+pub(crate) fn parse_int(s: &str) -> Option<i128> {
+    let s = s.trim();
+    let (neg, digits) = match s.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, s.strip_prefix('+').unwrap_or(s)),
+    };
+    let (radix, digits) = match digits
+        .strip_prefix("0x")
+        .or_else(|| digits.strip_prefix("0X"))
+    {
+        Some(hex) => (16, hex),
+        None => (10, digits),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let v = i128::from_str_radix(digits, radix).ok()?;
+    Some(if neg { -v } else { v })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_int;
+
+    #[test]
+    fn decimal_hex_and_signs() {
+        assert_eq!(parse_int("42"), Some(42));
+        assert_eq!(parse_int(" -42 "), Some(-42));
+        assert_eq!(parse_int("+7"), Some(7));
+        assert_eq!(parse_int("0x1f"), Some(31));
+        assert_eq!(parse_int("-0x10"), Some(-16));
+        for bad in ["0x-5", "0x+5", "0x", "", "-", "1a", "4 2", "--1"] {
+            assert_eq!(parse_int(bad), None, "{bad:?}");
         }
     }
 }
