@@ -561,72 +561,18 @@ impl crate::SnapshotSource for State {
 /// a successful call (privilege approximated by euid 0).
 fn creds(p: &mut Process, id: u16, a: [u32; 3]) {
     use sysno::*;
-    const KEEP: u32 = u32::MAX;
     let was_root = p.uid == 0 || p.euid == 0 || p.suid == 0;
     let old_euid = p.euid;
+    let privileged = old_euid == 0;
     match id {
-        SETUID => {
-            if p.euid == 0 {
-                (p.uid, p.euid, p.suid, p.fsuid) = (a[0], a[0], a[0], a[0]);
-            } else {
-                (p.euid, p.fsuid) = (a[0], a[0]);
-            }
-        }
-        SETGID => {
-            if p.euid == 0 {
-                (p.gid, p.egid, p.sgid, p.fsgid) = (a[0], a[0], a[0], a[0]);
-            } else {
-                (p.egid, p.fsgid) = (a[0], a[0]);
-            }
-        }
-        SETREUID => {
-            let old_uid = p.uid;
-            if a[0] != KEEP {
-                p.uid = a[0];
-            }
-            if a[1] != KEEP {
-                p.euid = a[1];
-            }
-            if a[0] != KEEP || (a[1] != KEEP && a[1] != old_uid) {
-                p.suid = p.euid;
-            }
-            p.fsuid = p.euid;
-        }
-        SETREGID => {
-            let old_gid = p.gid;
-            if a[0] != KEEP {
-                p.gid = a[0];
-            }
-            if a[1] != KEEP {
-                p.egid = a[1];
-            }
-            if a[0] != KEEP || (a[1] != KEEP && a[1] != old_gid) {
-                p.sgid = p.egid;
-            }
-            p.fsgid = p.egid;
-        }
-        SETRESUID => {
-            for (slot, v) in [&mut p.uid, &mut p.euid, &mut p.suid].into_iter().zip(a) {
-                if v != KEEP {
-                    *slot = v;
-                }
-            }
-            p.fsuid = p.euid;
-        }
-        SETRESGID => {
-            for (slot, v) in [&mut p.gid, &mut p.egid, &mut p.sgid].into_iter().zip(a) {
-                if v != KEEP {
-                    *slot = v;
-                }
-            }
-            p.fsgid = p.egid;
-        }
-        SETFSUID if old_euid == 0 || [p.uid, p.euid, p.suid].contains(&a[0]) => {
-            p.fsuid = a[0];
-        }
-        SETFSGID if old_euid == 0 || [p.gid, p.egid, p.sgid].contains(&a[0]) => {
-            p.fsgid = a[0];
-        }
+        SETUID => set_id(uids(p), a[0], privileged),
+        SETGID => set_id(gids(p), a[0], privileged),
+        SETREUID => set_re(uids(p), a[0], a[1]),
+        SETREGID => set_re(gids(p), a[0], a[1]),
+        SETRESUID => set_res(uids(p), a),
+        SETRESGID => set_res(gids(p), a),
+        SETFSUID => set_fs(uids(p), a[0], privileged),
+        SETFSGID => set_fs(gids(p), a[0], privileged),
         _ => {}
     }
     // capabilities(7): dropping all root uids clears the permitted and
@@ -637,6 +583,64 @@ fn creds(p: &mut Process, id: u16, a: [u32; 3]) {
         p.cap_effective = 0;
     } else if old_euid == 0 && p.euid != 0 {
         p.cap_effective = 0;
+    }
+}
+
+/// One of a process's ids of one kind (uid or gid) being changed.
+struct Id<'a>(&'a mut u32);
+
+/// The real, effective, saved and filesystem ids of one kind.
+type Ids<'a> = [Id<'a>; 4];
+
+/// `-1`: leave this id as it is (setreuid, setresuid, ...).
+const KEEP: u32 = u32::MAX;
+
+fn uids(p: &mut Process) -> Ids<'_> {
+    [&mut p.uid, &mut p.euid, &mut p.suid, &mut p.fsuid].map(Id)
+}
+
+fn gids(p: &mut Process) -> Ids<'_> {
+    [&mut p.gid, &mut p.egid, &mut p.sgid, &mut p.fsgid].map(Id)
+}
+
+/// setuid/setgid: all four when privileged, else the effective and fs ids.
+fn set_id([r, e, s, fs]: Ids<'_>, v: u32, privileged: bool) {
+    if privileged {
+        (*r.0, *s.0) = (v, v);
+    }
+    (*e.0, *fs.0) = (v, v);
+}
+
+/// setreuid/setregid: the saved id follows the effective one when the real
+/// id is set or the effective one changes to other than the old real id.
+fn set_re([r, e, s, fs]: Ids<'_>, real: u32, effective: u32) {
+    let old_real = *r.0;
+    if real != KEEP {
+        *r.0 = real;
+    }
+    if effective != KEEP {
+        *e.0 = effective;
+    }
+    if real != KEEP || (effective != KEEP && effective != old_real) {
+        *s.0 = *e.0;
+    }
+    *fs.0 = *e.0;
+}
+
+/// setresuid/setresgid: each of the three unless `-1`; fs follows effective.
+fn set_res([r, e, s, fs]: Ids<'_>, a: [u32; 3]) {
+    for (slot, v) in [&mut *r.0, &mut *e.0, &mut *s.0].into_iter().zip(a) {
+        if v != KEEP {
+            *slot = v;
+        }
+    }
+    *fs.0 = *e.0;
+}
+
+/// setfsuid/setfsgid: when privileged or `v` is one of the other three.
+fn set_fs([r, e, s, fs]: Ids<'_>, v: u32, privileged: bool) {
+    if privileged || [*r.0, *e.0, *s.0].contains(&v) {
+        *fs.0 = v;
     }
 }
 

@@ -1,15 +1,19 @@
 //! A crafted trace cannot make replay panic: random events (any syscall id,
 //! any registers, any decoded parameters) over random snapshots (ppid
-//! cycles, self-parents, odd fds) are walked and every field is read.
+//! cycles, self-parents, odd fds) are walked and every field is read, and
+//! every value has the type its field declares.
 
 use proptest::prelude::*;
 use replay::engine::walk_chunk;
 use replay::rules::fields::{FIELDS, resolve};
-use replay::rules::{FieldArg, FieldRef, FieldSource};
+use replay::rules::{FieldArg, FieldRef, FieldSource, FieldType, FieldValue};
 use trace_format::model::*;
 use trace_format::{TraceReader, TraceWriter, WriterOptions};
 
-fn bytes() -> impl Strategy<Value = Vec<u8>> {
+#[path = "../../format/tests/common/values.rs"]
+mod values;
+
+fn bytes() -> impl Strategy<Value = Vec<u8>> + Clone {
     prop_oneof![
         Just(b"/etc/shadow".to_vec()),
         Just(Vec::new()),
@@ -19,35 +23,7 @@ fn bytes() -> impl Strategy<Value = Vec<u8>> {
 }
 
 fn value() -> impl Strategy<Value = Value> {
-    prop_oneof![
-        any::<i64>().prop_map(Value::Int),
-        any::<u64>().prop_map(Value::Flags),
-        (bytes(), bytes()).prop_map(|(raw, resolved)| Value::Path { raw, resolved }),
-        bytes().prop_map(Value::Str),
-        (bytes(), any::<u64>()).prop_map(|(data, len)| Value::Bytes { data, len }),
-        prop::collection::vec(bytes(), 0..4).prop_map(|items| Value::StrList {
-            items,
-            truncated: false
-        }),
-        (any::<u16>(), bytes(), any::<u16>(), bytes()).prop_map(|(family, addr, port, path)| {
-            Value::SockAddr(SockAddr {
-                family: family % 12,
-                addr,
-                port,
-                path,
-                raw: Vec::new(),
-            })
-        }),
-        (any::<i32>(), any::<i32>()).prop_map(|(a, b)| Value::FdPair(a, b)),
-        (any::<u64>(), any::<u64>(), any::<u64>()).prop_map(|(flags, mode, resolve)| {
-            Value::OpenHow {
-                flags,
-                mode,
-                resolve,
-            }
-        }),
-        any::<u64>().prop_map(Value::Fault),
-    ]
+    values::value(bytes())
 }
 
 fn event() -> impl Strategy<Value = Event> {
@@ -139,6 +115,23 @@ fn process() -> impl Strategy<Value = Process> {
         })
 }
 
+/// Whether a value has the type its field declares (what the compiler
+/// typed the rule's constants by).
+fn fits(ty: FieldType, v: &FieldValue<'_>) -> bool {
+    use FieldType as T;
+    use FieldValue as V;
+    matches!(
+        (ty, v),
+        (T::Str, V::Str(_))
+            | (T::Bytes, V::Bytes(_))
+            | (T::I64, V::I64(_))
+            | (T::U64 | T::Port | T::AbsTime | T::RelTime, V::U64(_))
+            | (T::Bool, V::Bool(_))
+            | (T::Ip | T::IpNet, V::Ip(_))
+            | (T::Double, V::Double(_))
+    )
+}
+
 /// Every field, with the arguments the rules use.
 fn all_fields() -> Vec<FieldRef> {
     let mut out = Vec::new();
@@ -151,10 +144,10 @@ fn all_fields() -> Vec<FieldRef> {
             Some("flags"),
             Some("HOME"),
         ] {
-            if let Ok(r) = resolve(f.name, arg) {
-                if matches!(r.arg, FieldArg::None) || arg.is_some() {
-                    out.push(r);
-                }
+            if let Ok(r) = resolve(f.name, arg)
+                && (matches!(r.arg, FieldArg::None) || arg.is_some())
+            {
+                out.push(r);
             }
         }
     }
@@ -188,10 +181,16 @@ proptest! {
             seen += walk_chunk(&c, |v| {
                 let mut s = String::new();
                 for f in &fields {
+                    let ty = f.id.info().ty;
                     if f.is_multi() {
-                        v.for_each(f, &mut |_| true);
+                        v.for_each(f, &mut |x| {
+                            assert!(fits(ty, &x), "{}: {x:?} is not a {ty}", f.id.name());
+                            true
+                        });
                     } else {
-                        let _ = v.get(f);
+                        if let Some(x) = v.get(f) {
+                            assert!(fits(ty, &x), "{}: {x:?} is not a {ty}", f.id.name());
+                        }
                         s.clear();
                         let _ = v.render(f, &mut s);
                     }

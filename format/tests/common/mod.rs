@@ -9,46 +9,14 @@ use proptest::prelude::*;
 use trace_format::model::*;
 use trace_format::{ReadError, TraceReader, TraceWriter, WriterOptions};
 
-fn bytes(max: usize) -> impl Strategy<Value = Vec<u8>> {
+pub mod values;
+
+fn bytes(max: usize) -> impl Strategy<Value = Vec<u8>> + Clone {
     vec(any::<u8>(), 0..max)
 }
 
 fn value() -> impl Strategy<Value = Value> {
-    prop_oneof![
-        any::<i64>().prop_map(Value::Int),
-        any::<u64>().prop_map(Value::Flags),
-        (bytes(40), bytes(40)).prop_map(|(raw, resolved)| Value::Path { raw, resolved }),
-        bytes(40).prop_map(Value::Str),
-        (bytes(80), any::<u64>()).prop_map(|(data, len)| Value::Bytes { data, len }),
-        (vec(bytes(12), 0..5), any::<bool>())
-            .prop_map(|(items, truncated)| Value::StrList { items, truncated }),
-        (any::<u16>(), bytes(16), any::<u16>(), bytes(20), bytes(8)).prop_map(
-            |(family, addr, port, path, raw)| Value::SockAddr(SockAddr {
-                family,
-                addr,
-                port,
-                path,
-                raw
-            })
-        ),
-        (any::<i32>(), any::<i32>()).prop_map(|(a, b)| Value::FdPair(a, b)),
-        (any::<u64>(), any::<u64>(), any::<u64>()).prop_map(|(flags, mode, resolve)| {
-            Value::OpenHow {
-                flags,
-                mode,
-                resolve,
-            }
-        }),
-        any::<[u64; 6]>().prop_map(|a| Value::CloneArgs(CloneArgs {
-            flags: a[0],
-            exit_signal: a[1],
-            stack: a[2],
-            tls: a[3],
-            set_tid_size: a[4],
-            cgroup: a[5]
-        })),
-        any::<u64>().prop_map(Value::Fault),
-    ]
+    values::value(bytes(40))
 }
 
 fn body() -> impl Strategy<Value = EventBody> {
