@@ -38,16 +38,13 @@ const ARG_EXCEPTIONS: &[(&str, &str)] = &[(
 )];
 
 fn rules_dir() -> Option<PathBuf> {
-    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let candidates = [
-        std::env::var_os("SYSREC_FALCO_RULES").map(PathBuf::from),
-        // The checkout has ../shared beside it (CI, developers).
-        Some(manifest.join("../../shared/falco-rules")),
-    ];
-    candidates
-        .into_iter()
-        .flatten()
-        .find(|d| RULE_FILES.iter().all(|f| d.join(f).is_file()))
+    // `../shared/falco-rules` beside the checkout (.cargo/config.toml), or
+    // the folder SYSREC_FALCO_RULES names.
+    let dir = PathBuf::from(env!("SYSREC_FALCO_RULES"));
+    RULE_FILES
+        .iter()
+        .all(|f| dir.join(f).is_file())
+        .then_some(dir)
 }
 
 /// The items of Falco rule files, parsed just enough: conditions of rules
@@ -123,12 +120,12 @@ impl Rules {
         let mut seen = BTreeSet::new();
         let mut todo: Vec<String> = idents(condition);
         while let Some(t) = todo.pop() {
-            if let Some(m) = self.macros.get(&t) {
-                if seen.insert(t) {
-                    out.push(' ');
-                    out.push_str(m);
-                    todo.extend(idents(m));
-                }
+            if let Some(m) = self.macros.get(&t)
+                && seen.insert(t)
+            {
+                out.push(' ');
+                out.push_str(m);
+                todo.extend(idents(m));
             }
         }
         out

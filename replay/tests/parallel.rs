@@ -15,13 +15,8 @@ use trace_format::{TraceReader, TraceWriter, WriterOptions};
 fn falco_rules() -> &'static CompiledRuleset {
     static SET: OnceLock<CompiledRuleset> = OnceLock::new();
     SET.get_or_init(|| {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/falco-rules");
-        let files = [
-            "falco_rules.yaml",
-            "falco-incubating_rules.yaml",
-            "falco-sandbox_rules.yaml",
-        ]
-        .map(|f| dir.join(f));
+        let dir = Path::new(env!("SYSREC_FALCO_RULES"));
+        let files = replay::rules::FALCO_RULE_FILES.map(|f| dir.join(f));
         let opts = LoadOptions {
             rule_matching: RuleMatching::All,
             ..LoadOptions::default()

@@ -2,12 +2,8 @@
 
 use replay::rules::{LoadOptions, RulesetLoader, Severity};
 
-const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/falco-rules/");
-const FILES: [&str; 3] = [
-    "falco_rules.yaml",
-    "falco-incubating_rules.yaml",
-    "falco-sandbox_rules.yaml",
-];
+const DIR: &str = env!("SYSREC_FALCO_RULES");
+const FILES: [&str; 3] = replay::rules::FALCO_RULE_FILES;
 
 fn count_rules(text: &str) -> usize {
     text.lines().filter(|l| l.starts_with("- rule:")).count()
@@ -18,7 +14,7 @@ fn shipped_files_load_and_every_rule_compiles() {
     let mut loader = RulesetLoader::new();
     let mut expected = 0;
     for f in FILES {
-        let path = format!("{DIR}{f}");
+        let path = format!("{DIR}/{f}");
         let text = std::fs::read_to_string(&path).expect("shipped rules file is present");
         expected += count_rules(&text);
         if let Err(e) = loader.load_file(&path) {
@@ -57,7 +53,7 @@ mod eval {
     fn shipped_rules_fire_on_matching_events() {
         let paths: Vec<String> = super::FILES
             .iter()
-            .map(|f| format!("{}{f}", super::DIR))
+            .map(|f| format!("{}/{f}", super::DIR))
             .collect();
         let set = load_files(
             &paths,

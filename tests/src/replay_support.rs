@@ -9,15 +9,11 @@ use crate::capture_support::LIMIT;
 /// Falco's rule files beside the checkout, in load order: stable,
 /// incubating, sandbox.
 pub fn falco_rules() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/falco-rules");
-    [
-        "falco_rules.yaml",
-        "falco-incubating_rules.yaml",
-        "falco-sandbox_rules.yaml",
-    ]
-    .iter()
-    .map(|f| dir.join(f))
-    .collect()
+    let dir = Path::new(env!("SYSREC_FALCO_RULES"));
+    replay::rules::FALCO_RULE_FILES
+        .iter()
+        .map(|f| dir.join(f))
+        .collect()
 }
 
 /// The `replay` binary.
