@@ -37,6 +37,15 @@ pub const NAME: &str = if cfg!(target_arch = "x86_64") {
     "unknown"
 };
 
+/// The syscall table's architecture capture was built for, if supported.
+pub const NATIVE: Option<Arch> = if cfg!(target_arch = "x86_64") {
+    Some(Arch::X86_64)
+} else if cfg!(target_arch = "aarch64") {
+    Some(Arch::Aarch64)
+} else {
+    None
+};
+
 /// The audit arch of the native syscall ABI capture was built for (what a
 /// seccomp filter sees in `seccomp_data.arch` for native syscalls).
 pub const NATIVE_AUDIT_ARCH: AuditArch = if cfg!(target_arch = "aarch64") {
@@ -57,7 +66,7 @@ pub const COMPAT_NR_BIT: Option<u32> = if cfg!(target_arch = "x86_64") {
 /// deduplicated (ids the native ABI lacks, e.g. `open` on aarch64, are left
 /// out). Used to build the seccomp filter.
 pub fn native_numbers(set: &SyscallSet) -> Vec<u32> {
-    let Some(arch) = Arch::native() else {
+    let Some(arch) = NATIVE else {
         return Vec::new();
     };
     let mut v: Vec<u32> = set

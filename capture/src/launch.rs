@@ -153,7 +153,7 @@ fn report_and_exit(fd: i32, tag: u8, errno: i32) -> ! {
     }
 }
 
-/// Forks a child that will exec `argv` (argv[0] found at `exe`) once told
+/// Forks a child that will exec `argv` (`argv[0]` found at `exe`) once told
 /// to ([`Launched::go`]); returns it seized and in a ptrace-stop. `mask` is
 /// the signal mask to restore in the child. With a `filter`, the child
 /// installs it after the go byte (so after it was seized: a

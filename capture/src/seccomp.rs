@@ -243,7 +243,7 @@ mod tests {
             }
             // State-changing syscalls are always traced.
             for s in SYSCALLS.iter().filter(|s| s.is(group::STATE)) {
-                if let Some(nr) = syscalls::arch_nr(syscalls::Arch::native().unwrap(), s.id) {
+                if let Some(nr) = syscalls::arch_nr(crate::arch::NATIVE.unwrap(), s.id) {
                     assert_eq!(run(&f, native, nr as u32), RET_TRACE, "{spec}: {}", s.name);
                 }
             }

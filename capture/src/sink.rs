@@ -2,7 +2,7 @@
 //! [`State`].
 //!
 //! The tracer sends [`Msg`]s through a bounded channel, which the writer
-//! polls (drain, then sleep [`POLL`]) rather than waits on, so sending costs
+//! polls (drain, then sleep `POLL`) rather than waits on, so sending costs
 //! the tracer no wake-up. For each event the
 //! writer thread calls `push(&event, &state)` and then `state.apply(&event)`
 //! (**Invariant:** push before apply, so a chunk's snapshot is the state

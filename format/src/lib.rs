@@ -6,9 +6,9 @@
 //! where everything sits. This crate holds both sides of it:
 //!
 //! - [`model`]: owned Rust values mirroring the schema;
-//! - [`TraceWriter`](writer::TraceWriter): streaming writer, compression on a
+//! - [`TraceWriter`]: streaming writer, compression on a
 //!   background thread, segment rotation, manifest;
-//! - [`TraceReader`](reader::TraceReader): reads files, segment directories
+//! - [`TraceReader`]: reads files, segment directories
 //!   and manifests, by index or by scanning, verifying every chunk;
 //! - [`syscalls`]: the declarative syscall table shared by capture and replay;
 //! - [`state`]: the process and fd tables rebuilt from events, a pure

@@ -412,17 +412,6 @@ impl Arch {
             _ => None,
         }
     }
-
-    /// The architecture this program was compiled for, if supported.
-    pub fn native() -> Option<Arch> {
-        if cfg!(target_arch = "x86_64") {
-            Some(Arch::X86_64)
-        } else if cfg!(target_arch = "aarch64") {
-            Some(Arch::Aarch64)
-        } else {
-            None
-        }
-    }
 }
 
 /// The canonical id of syscall number `nr` on `arch`, or `None` when the

@@ -26,7 +26,7 @@
 //!   (retry) from a permanent one (do not);
 //! - [`source`]: [`ObjectSource`], an object read by ranged GETs as a
 //!   `trace_format` [`Source`](trace_format::container::Source);
-//! - [`open`]: the traces under an `s3://` URL, as `TraceReader`s.
+//! - [`open`](mod@open): the traces under an `s3://` URL, as `TraceReader`s.
 //!
 //! **Architecture Invariant:** no SigV4, no HTTP here: signing, retries of
 //! single requests and credentials are `object_store`'s.

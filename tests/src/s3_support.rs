@@ -198,7 +198,7 @@ fn capture_command(
     c
 }
 
-/// [`capture_command`], spawned with piped output.
+/// `capture_command`, spawned with piped output.
 pub fn spawn_capture(
     output: &Path,
     endpoint: &str,
