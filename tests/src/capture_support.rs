@@ -10,7 +10,9 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use trace_format::TraceReader;
-use trace_format::model::{Event, EventBody, Snapshot, SyscallEvent, TraceMeta, Value};
+use trace_format::model::{
+    Event, EventBody, Exec, Marker, Snapshot, SyscallEvent, TraceMeta, Value,
+};
 
 /// Default time limit of one capture run.
 pub const LIMIT: Duration = Duration::from_secs(30);
@@ -120,6 +122,22 @@ impl Trace {
                 _ => None,
             })
             .collect()
+    }
+
+    /// The exec events, in order.
+    pub fn execs(&self) -> impl Iterator<Item = (&Event, &Exec)> + '_ {
+        self.bodies(|b| match b {
+            EventBody::Exec(x) => Some(x),
+            _ => None,
+        })
+    }
+
+    /// The markers, in order.
+    pub fn markers(&self) -> impl Iterator<Item = (&Event, &Marker)> + '_ {
+        self.bodies(|b| match b {
+            EventBody::Marker(m) => Some(m),
+            _ => None,
+        })
     }
 
     /// Events of one kind.

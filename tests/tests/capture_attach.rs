@@ -5,7 +5,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use e2e_tests::capture_support::*;
-use trace_format::model::{EventBody, MarkerKind};
+use trace_format::model::MarkerKind;
 
 const LOOP: &str = r#"
 #include <fcntl.h>
@@ -70,13 +70,7 @@ fn attach_record_detach_leaves_it_running() {
     );
 
     let t = w.trace();
-    let kinds: Vec<MarkerKind> = t
-        .bodies(|b| match b {
-            EventBody::Marker(m) => Some(m),
-            _ => None,
-        })
-        .map(|(_, m)| m.kind)
-        .collect();
+    let kinds: Vec<MarkerKind> = t.markers().map(|(_, m)| m.kind).collect();
     assert!(kinds.contains(&MarkerKind::Attach), "{kinds:?}");
     assert!(kinds.contains(&MarkerKind::Detach), "{kinds:?}");
     let pid = pid as i32;

@@ -113,12 +113,7 @@ fn sh_chain_records_execs_and_parentage() {
     let out = w.capture(&["-q"], &["sh", "-c", "/bin/echo hello; /bin/true"]);
     assert_eq!(out.status.code(), Some(0));
     let t = w.trace();
-    let execs: Vec<_> = t
-        .bodies(|b| match b {
-            EventBody::Exec(x) => Some(x),
-            _ => None,
-        })
-        .collect();
+    let execs: Vec<_> = t.execs().collect();
     let argvs: Vec<Vec<String>> = execs
         .iter()
         .map(|(_, x)| {
@@ -165,13 +160,7 @@ fn sh_chain_records_execs_and_parentage() {
         .unwrap_or_else(|| panic!("no execve of echo: {:?}", t.syscall_names()));
     assert_eq!(path_of(ex, 0).as_deref(), Some("/bin/echo"));
     // The markers.
-    let kinds: Vec<MarkerKind> = t
-        .bodies(|b| match b {
-            EventBody::Marker(m) => Some(m),
-            _ => None,
-        })
-        .map(|(_, m)| m.kind)
-        .collect();
+    let kinds: Vec<MarkerKind> = t.markers().map(|(_, m)| m.kind).collect();
     assert_eq!(kinds.first(), Some(&MarkerKind::CaptureStart));
     assert_eq!(kinds.last(), Some(&MarkerKind::CaptureStop));
     // Both exits recorded, sh's last.

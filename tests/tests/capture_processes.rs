@@ -154,13 +154,7 @@ fn posix_spawn_and_vfork() {
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(String::from_utf8_lossy(&out.stdout), "spawned\n");
     let t = w.trace();
-    let argvs: Vec<Vec<u8>> = t
-        .bodies(|b| match b {
-            EventBody::Exec(x) => Some(x),
-            _ => None,
-        })
-        .map(|(_, x)| x.argv.join(&b' '))
-        .collect();
+    let argvs: Vec<Vec<u8>> = t.execs().map(|(_, x)| x.argv.join(&b' ')).collect();
     assert!(argvs.contains(&b"/bin/echo spawned".to_vec()), "{argvs:?}");
     assert!(argvs.contains(&b"true vforked".to_vec()));
     // posix_spawn uses clone(CLONE_VM|CLONE_VFORK), vfork() vfork.
@@ -234,10 +228,7 @@ fn exec_from_a_non_leader_thread() {
     assert_eq!(out.status.code(), Some(4));
     let t = w.trace();
     let (ev, x) = t
-        .bodies(|b| match b {
-            EventBody::Exec(x) => Some(x),
-            _ => None,
-        })
+        .execs()
         .find(|(_, x)| x.argv.first().is_some_and(|a| a == b"sh"))
         .unwrap_or_else(|| panic!("no exec of sh"));
     assert_eq!(ev.tid, ev.pid, "after exec the thread has the pid as tid");
@@ -283,12 +274,7 @@ fn exec_from_a_memfd_is_flagged() {
     let out = w.capture(&["-q"], &[bin.to_str().unwrap_or_default()]);
     assert_eq!(out.status.code(), Some(0));
     let t = w.trace();
-    let execs: Vec<_> = t
-        .bodies(|b| match b {
-            EventBody::Exec(x) => Some(x),
-            _ => None,
-        })
-        .collect();
+    let execs: Vec<_> = t.execs().collect();
     assert_eq!(execs.len(), 2, "the program, then the memfd");
     assert!(!execs[0].1.exe_from_memfd);
     assert!(
