@@ -18,6 +18,7 @@ use replay::engine::stats::Stats;
 use replay::engine::{Alert, Item, RuleEngine, for_each_chunk, walk_chunk};
 use replay::rules::{CompiledFilter, LoadOptions, Priority, RuleMatching, load_files};
 use trace_format::TraceReader;
+use trace_format::escape::{escape, escape_os};
 use trace_format::verify::{VerifyReport, verify};
 
 #[derive(Parser)]
@@ -381,7 +382,7 @@ fn run(cli: &Cli) -> Result<(), Failure> {
         b.finish_and_clear();
     }
     for (path, p) in &summary.problems {
-        eprintln!("replay: {}: {p}", path.display());
+        eprintln!("replay: {}: {}", escape_os(path), escape(p));
     }
     if !cli.quiet {
         summary.print(
@@ -541,7 +542,7 @@ impl Summary {
                 prio.join(", ")
             );
             for (rule, n) in &self.by_rule {
-                eprintln!("  {n:>8}  {rule}");
+                eprintln!("  {n:>8}  {}", escape(rule));
             }
         }
         let _ = listing;
@@ -596,7 +597,7 @@ fn print_stats(out: &mut impl Write, s: &Stats, sum: &Summary) -> io::Result<()>
     }
     writeln!(out, "problems: {}", sum.problems.len())?;
     for (path, p) in &sum.problems {
-        writeln!(out, "  {}: {p}", path.display())?;
+        writeln!(out, "  {}: {}", escape_os(path), escape(p))?;
     }
     Ok(())
 }
@@ -606,7 +607,7 @@ fn print_report(path: &Path, r: &VerifyReport) {
         .trace_id
         .map(|id| uuid_text(&id))
         .unwrap_or_else(|| "unknown".into());
-    println!("{}: trace {id}", path.display());
+    println!("{}: trace {id}", escape_os(path));
     println!(
         "  {} segment(s), {} intact chunk(s), {} event(s)",
         r.segments, r.chunks, r.events
@@ -620,7 +621,7 @@ fn print_report(path: &Path, r: &VerifyReport) {
         );
     }
     for p in &r.problems {
-        println!("  PROBLEM: {p}");
+        println!("  PROBLEM: {}", escape(&p.to_string()));
     }
     if r.is_intact() {
         println!("  OK: every chunk is intact and the hash chain is unbroken");
