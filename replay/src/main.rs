@@ -137,7 +137,11 @@ fn main() -> ExitCode {
             if is_broken_pipe(&e) {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("replay: {e:#}");
+            // Rule diagnostics escape their own parts (one per line).
+            match e.downcast_ref::<replay::rules::LoadError>() {
+                Some(_) => eprintln!("replay: {e:#}"),
+                None => eprintln!("replay: {}", escape(&format!("{e:#}"))),
+            }
             ExitCode::from(2)
         }
     }
@@ -231,7 +235,7 @@ fn run(cli: &Cli) -> Result<(), Failure> {
                 Matching::All => RuleMatching::All,
             },
         };
-        let set = load_files(&cli.rules, &opts).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let set = load_files(&cli.rules, &opts).map_err(anyhow::Error::new)?;
         if !cli.quiet {
             for w in set.warnings() {
                 eprintln!("{w}");
