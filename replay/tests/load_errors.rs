@@ -560,3 +560,21 @@ fn names_in_diagnostics_are_escaped() {
         "{errs:?}"
     );
 }
+
+#[test]
+fn a_list_named_many_times_is_substituted_in_one_pass() {
+    // 100,000 occurrences: one pass, not one copy of the condition each
+    // (which would copy 100,000 x 400 KB).
+    let names = vec!["l"; 100_000].join(", ");
+    let yaml = format!(
+        "- list: l\n  items: [x]\n{}",
+        rule_using(&format!("proc.name in ({names})"))
+    );
+    let mut l = RulesetLoader::new();
+    l.load_str("t.yaml", &yaml)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let set = l
+        .compile(&LoadOptions::default())
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(set.rules().len(), 1);
+}

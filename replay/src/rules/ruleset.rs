@@ -900,58 +900,74 @@ fn quote_item(s: &str) -> String {
 /// Falco's `resolve_list`: replaces whole-word occurrences of `name` in
 /// `cnd`; whether it did, or `None` when `cnd` would grow past
 /// [`limits::CONDITION_BYTES`].
+///
+/// One pass (Falco rebuilds the whole string at each occurrence, which is
+/// quadratic): the text so far is `out` followed by `src[i..]`; `from` is
+/// where the next search starts in `src`. The results are Falco's, quirks
+/// included (after a replacement at the very start, one byte is skipped
+/// before searching again); a property test checks it against a direct
+/// transcription.
 fn resolve_list(cnd: &mut String, name: &str, items: &[String]) -> Option<bool> {
     const BLANKS: &[u8] = b" \t\n\r";
     const DELIMS: &[u8] = b" \t\n\r(),=";
     if name.is_empty() {
         return Some(false);
     }
-    let sub = items
-        .iter()
-        .map(|i| quote_item(i))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let s = cnd.as_bytes();
+    // Joined once, at the first occurrence.
+    let mut joined: Option<String> = None;
+    let mut out: Vec<u8> = Vec::new();
+    let (mut i, mut from) = (0, 0);
     let mut used = false;
-    let mut from = 0;
-    while let Some(found) =
-        memchr::memmem::find(&cnd.as_bytes()[from.min(cnd.len())..], name.as_bytes())
-    {
-        let mut start = from + found;
-        let mut end = start + name.len();
-        let b = cnd.as_bytes();
-        let before_ok = start == 0 || DELIMS.contains(&b[start - 1]);
-        let after_ok = end >= b.len() || DELIMS.contains(&b[end]);
+    while let Some(found) = memchr::memmem::find(&s[from.min(s.len())..], name.as_bytes()) {
+        let p = from + found;
+        let before = if p > i { s.get(p - 1) } else { out.last() };
+        let before_ok = before.is_none_or(|b| DELIMS.contains(b));
+        let mut end = p + name.len();
+        let after_ok = end >= s.len() || DELIMS.contains(&s[end]);
         if !(before_ok && after_ok) {
-            from = start + 1;
+            from = p + 1;
             continue;
         }
-        while start > 0 && BLANKS.contains(&b[start - 1]) {
-            start -= 1;
-        }
-        while end < b.len() && BLANKS.contains(&b[end]) {
-            end += 1;
-        }
-        if cnd.len() + sub.len() + 2 > limits::CONDITION_BYTES {
+        let sub = joined.get_or_insert_with(|| {
+            items
+                .iter()
+                .map(|i| quote_item(i))
+                .collect::<Vec<_>>()
+                .join(", ")
+        });
+        if out.len() + (s.len() - i) + sub.len() + 2 > limits::CONDITION_BYTES {
             return None;
         }
+        out.extend_from_slice(&s[i..p]);
+        while out.last().is_some_and(|b| BLANKS.contains(b)) {
+            out.pop();
+        }
+        while end < s.len() && BLANKS.contains(&s[end]) {
+            end += 1;
+        }
         if sub.is_empty() {
-            if start > 0 && b[start - 1] == b',' {
-                start -= 1;
-            } else if end < b.len() && b[end] == b',' {
+            if out.last() == Some(&b',') {
+                out.pop();
+            } else if s.get(end) == Some(&b',') {
                 end += 1;
             }
         }
-        let mut new = String::with_capacity(cnd.len() + sub.len());
-        if start > 0 {
-            new.push_str(&cnd[..start]);
-            new.push(' ');
+        let at_start = out.is_empty();
+        if !at_start {
+            out.push(b' ');
         }
-        new.push_str(&sub);
-        new.push(' ');
-        new.push_str(&cnd[end..]);
-        *cnd = new;
-        from = start + sub.len() + 2;
+        out.extend_from_slice(sub.as_bytes());
+        out.push(b' ');
+        i = end;
+        from = end + usize::from(at_start);
         used = true;
+    }
+    if used {
+        out.extend_from_slice(&s[i..]);
+        // Cut only at ASCII bytes and match boundaries: still UTF-8.
+        *cnd = String::from_utf8(out)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
     }
     Some(used)
 }
@@ -1111,6 +1127,84 @@ impl CompiledFilter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Falco's `resolve_list` as Falco writes it: replaces whole-word occurrences of `name` in
+    /// `cnd`; whether it did, or `None` when `cnd` would grow past
+    /// [`limits::CONDITION_BYTES`].
+    fn reference(cnd: &mut String, name: &str, items: &[String]) -> Option<bool> {
+        const BLANKS: &[u8] = b" \t\n\r";
+        const DELIMS: &[u8] = b" \t\n\r(),=";
+        if name.is_empty() {
+            return Some(false);
+        }
+        // Joined once, at the first occurrence.
+        let mut joined: Option<String> = None;
+        let mut used = false;
+        let mut from = 0;
+        while let Some(found) =
+            memchr::memmem::find(&cnd.as_bytes()[from.min(cnd.len())..], name.as_bytes())
+        {
+            let mut start = from + found;
+            let mut end = start + name.len();
+            let b = cnd.as_bytes();
+            let before_ok = start == 0 || DELIMS.contains(&b[start - 1]);
+            let after_ok = end >= b.len() || DELIMS.contains(&b[end]);
+            if !(before_ok && after_ok) {
+                from = start + 1;
+                continue;
+            }
+            while start > 0 && BLANKS.contains(&b[start - 1]) {
+                start -= 1;
+            }
+            while end < b.len() && BLANKS.contains(&b[end]) {
+                end += 1;
+            }
+            let sub = joined.get_or_insert_with(|| {
+                items
+                    .iter()
+                    .map(|i| quote_item(i))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            });
+            if cnd.len() + sub.len() + 2 > limits::CONDITION_BYTES {
+                return None;
+            }
+            if sub.is_empty() {
+                if start > 0 && b[start - 1] == b',' {
+                    start -= 1;
+                } else if end < b.len() && b[end] == b',' {
+                    end += 1;
+                }
+            }
+            let mut new = String::with_capacity(cnd.len() + sub.len());
+            if start > 0 {
+                new.push_str(&cnd[..start]);
+                new.push(' ');
+            }
+            new.push_str(&sub);
+            new.push(' ');
+            new.push_str(&cnd[end..]);
+            *cnd = new;
+            from = start + sub.len() + 2;
+            used = true;
+        }
+        Some(used)
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn one_pass_substitution_is_falcos(
+            cnd in "[ab ,()=\té]{0,40}",
+            name in "[ab]{1,2}",
+            items in proptest::collection::vec("[ab ]{0,3}", 0..3),
+        ) {
+            let (mut x, mut y) = (cnd.clone(), cnd);
+            let a = resolve_list(&mut x, &name, &items);
+            let b = reference(&mut y, &name, &items);
+            proptest::prop_assert_eq!(a, b);
+            proptest::prop_assert_eq!(x, y);
+        }
+    }
 
     #[test]
     fn list_substitution_follows_falco() {
