@@ -1181,7 +1181,7 @@ mod tests {
                 new.push_str(&cnd[..start]);
                 new.push(' ');
             }
-            new.push_str(&sub);
+            new.push_str(sub);
             new.push(' ');
             new.push_str(&cnd[end..]);
             *cnd = new;
