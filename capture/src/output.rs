@@ -66,32 +66,35 @@ impl Output {
 
     /// The start failed: removes the files this run created and moves the
     /// earlier ones back (best effort: what cannot be moved back stays in
-    /// the leftover folder, and is said so).
+    /// the leftover folder, and is said so). Returns the messages to print.
     pub fn undo(self) -> Vec<String> {
-        let mut problems = Vec::new();
+        let mut messages = Vec::new();
         // Every name this run writes was free when it started (its earlier
         // file, if any, was moved aside): what is there now is this run's.
         for p in spool::trace_files(&self.path, self.rotating).unwrap_or_default() {
             let _ = std::fs::remove_file(p);
         }
         let Some((folder, files)) = self.moved else {
-            return problems;
+            return messages;
         };
         for original in files {
             let Some(name) = original.file_name() else {
                 continue;
             };
             if let Err(e) = std::fs::rename(folder.join(name), &original) {
-                problems.push(format!(
+                messages.push(format!(
                     "`{}` stays in `{}`: {e}",
                     trace_format::escape::escape_os(&original),
                     trace_format::escape::escape_os(&folder)
                 ));
             }
         }
+        if messages.is_empty() {
+            messages.push("the earlier trace files were put back".into());
+        }
         let _ = std::fs::remove_dir(&folder);
         let _ = std::fs::remove_dir(spool::leftover_root(&self.path));
-        problems
+        messages
     }
 }
 
@@ -171,7 +174,7 @@ mod tests {
         assert!(!out.exists() && !partial.exists());
         // This run's files, then a failed start.
         std::fs::write(&partial, b"new").unwrap_or_else(|e| panic!("{e}"));
-        assert!(o.undo().is_empty());
+        assert_eq!(o.undo(), vec!["the earlier trace files were put back"]);
         assert_eq!(
             std::fs::read(&out).unwrap_or_else(|e| panic!("{e}")),
             b"old trace"
