@@ -54,6 +54,14 @@ pub enum CaptureError {
     #[error("output `{}` is not writable: {source}", path.display())]
     OutputNotWritable { path: PathBuf, source: io::Error },
 
+    /// `-o` names something other than a regular file (a FIFO, socket or
+    /// device), which capture would replace.
+    #[error(
+        "output `{}` is not a regular file: capture writes its trace beside it and renames it into place, which would replace it; give a file path",
+        trace_format::escape::escape_os(path)
+    )]
+    OutputNotRegular { path: PathBuf },
+
     /// The trace writer failed.
     #[error("trace writer: {0}")]
     Writer(String),

@@ -52,6 +52,7 @@ pub mod launch;
 pub mod mem;
 pub mod meta;
 pub mod options;
+pub mod output;
 pub mod path;
 pub mod placement;
 pub mod procfs;
@@ -64,7 +65,6 @@ pub mod sink;
 pub use trace_format::state;
 pub mod tracer;
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use trace_format::model::{Event, EventBody, Marker, MarkerKind, Process};
@@ -130,32 +130,24 @@ impl Report {
     }
 }
 
-/// Checks that the trace can be created next to `output` before the
-/// workload starts (the writer itself is created later, on its thread).
-fn check_writable(output: &Path) -> Result<()> {
-    let dir = match output.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => std::path::PathBuf::from("."),
-    };
-    let name = output
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let probe = dir.join(format!(".{name}.probe-{}", std::process::id()));
-    let err = |source| CaptureError::OutputNotWritable {
-        path: output.to_path_buf(),
-        source,
-    };
-    if output.is_dir() {
-        return Err(err(std::io::Error::from_raw_os_error(libc::EISDIR)));
+/// The start failed after the output was prepared: the writer is closed
+/// and, without `--s3`, what it wrote is removed and the earlier files are
+/// put back ([`output::Output::undo`]).
+fn failed_start(
+    sink: Option<Sink>,
+    out: output::Output,
+    ship: bool,
+    e: CaptureError,
+) -> CaptureError {
+    if let Some(sink) = sink {
+        let _ = sink.finish();
     }
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&probe)
-        .map_err(err)?;
-    let _ = std::fs::remove_file(&probe);
-    Ok(())
+    if !ship {
+        for p in out.undo() {
+            eprintln!("capture: {p}");
+        }
+    }
+    e
 }
 
 fn writer_options(c: &Config) -> WriterOptions {
@@ -172,6 +164,14 @@ fn writer_options(c: &Config) -> WriterOptions {
 
 /// Channel capacity between tracer and writer, in events.
 const CHANNEL_EVENTS: usize = 16 * 1024;
+/// Most buffer bytes the events in the channel may hold together: with a
+/// large `--snaplen` the channel holds fewer events (at least 64).
+const CHANNEL_BYTES: usize = 64 << 20;
+
+/// The channel's capacity in events for `snaplen`.
+fn channel_events(snaplen: u32) -> usize {
+    (CHANNEL_BYTES / (snaplen as usize).max(1)).clamp(64, CHANNEL_EVENTS)
+}
 
 /// Runs a capture to the end. Call from the main thread, before any other
 /// thread was started (signal masks are set up here).
@@ -190,22 +190,42 @@ pub fn run(config: &Config) -> Result<Report> {
     {
         return Err(CaptureError::NoSuchProcess { pid });
     }
-    check_writable(&config.output)?;
     // `--syscalls SET` in launch mode: the filter the child installs.
     let filter = match (&config.target, &config.syscalls) {
         (Target::Launch(_), Some(set)) => Some(seccomp::Filter::new(set)?),
         _ => None,
     };
     let mut wopts = writer_options(config);
-    // Shipping: leftovers of an earlier run are moved aside before the
-    // writer reuses their names; uploads run on their own thread.
+    // The output: a regular file or nothing; earlier trace files at the
+    // names this run writes are moved aside (undone if the start fails).
+    let out = output::Output::prepare(
+        &config.output,
+        wopts.rotate_bytes.is_some() || wopts.rotate_secs.is_some(),
+    )?;
+    if let Some((folder, files)) = out.moved() {
+        let names: Vec<_> = files
+            .iter()
+            .filter_map(|f| f.file_name())
+            .map(trace_format::escape::escape_os)
+            .collect();
+        eprintln!(
+            "capture: moved the earlier trace files {} to `{}`",
+            names.join(", "),
+            trace_format::escape::escape_os(folder)
+        );
+    }
+    let shipping = config.ship.is_some();
+    // Shipping: uploads run on their own thread, leftovers of earlier runs
+    // (moved aside above) included.
     let shipper = match &config.ship {
-        Some(cfg) => {
-            let (shipper, tx, budget) = ship::Shipper::start(cfg, &config.output)?;
-            wopts.on_segment = Some(tx);
-            wopts.disk_budget = budget;
-            Some(shipper)
-        }
+        Some(cfg) => match ship::Shipper::start(cfg, &config.output) {
+            Ok((shipper, tx, budget)) => {
+                wopts.on_segment = Some(tx);
+                wopts.disk_budget = budget;
+                Some(shipper)
+            }
+            Err(e) => return Err(failed_start(None, out, false, e)),
+        },
         None => None,
     };
     if wopts.chunk_bytes < 1024 {
@@ -227,13 +247,16 @@ pub fn run(config: &Config) -> Result<Report> {
         m
     });
     let anchor = ClockAnchor::now();
-    let sink = Sink::spawn(
+    let sink = match Sink::spawn(
         config.output.clone(),
         wopts,
         meta_fn,
         anchor,
-        CHANNEL_EVENTS,
-    )?;
+        channel_events(config.snaplen),
+    ) {
+        Ok(s) => s,
+        Err(e) => return Err(failed_start(None, out, shipping, e)),
+    };
     let attach_mode = matches!(config.target, Target::Attach(_));
     signals::install(attach_mode);
     signals::unblock();
@@ -259,10 +282,7 @@ pub fn run(config: &Config) -> Result<Report> {
             placement.before_launch();
             let l = match launch::launch(&exe, argv, &orig_mask, filter.as_ref()) {
                 Ok(l) => l,
-                Err(e) => {
-                    let _ = sink.finish();
-                    return Err(e);
-                }
+                Err(e) => return Err(failed_start(Some(sink), out, shipping, e)),
             };
             let pid = l.pid;
             let seedp: Process = attach::seed(pid);
@@ -289,8 +309,7 @@ pub fn run(config: &Config) -> Result<Report> {
             .with_placement(placement);
             if let Err(e) = l.go() {
                 let (sink, _, _) = t.into_sink();
-                let _ = sink.finish();
-                return Err(e);
+                return Err(failed_start(Some(sink), out, shipping, e));
             }
             (t, Some(l))
         }
@@ -298,10 +317,7 @@ pub fn run(config: &Config) -> Result<Report> {
             let pid = *pid;
             let tids = match attach::attach(pid) {
                 Ok(t) => t,
-                Err(e) => {
-                    let _ = sink.finish();
-                    return Err(e);
-                }
+                Err(e) => return Err(failed_start(Some(sink), out, shipping, e)),
             };
             let seedp = attach::seed(pid);
             let _ = sink.send(Msg::Seed(Box::new(seedp.clone())));
@@ -325,7 +341,10 @@ pub fn run(config: &Config) -> Result<Report> {
             );
             (t, None)
         }
-        (Target::Launch(_), None) => return Err(CaptureError::NoSuchProcess { pid: 0 }),
+        (Target::Launch(_), None) => {
+            let e = CaptureError::NoSuchProcess { pid: 0 };
+            return Err(failed_start(Some(sink), out, shipping, e));
+        }
     };
 
     let outcome = tracer.run();
@@ -344,11 +363,11 @@ pub fn run(config: &Config) -> Result<Report> {
         && libc::WEXITSTATUS(st) == 127
         && let Some(err) = l.child_error()
     {
-        let _ = sink.finish();
         let err = match err {
             launch::ChildError::Exec(e) => e,
             launch::ChildError::Seccomp(e) => {
-                return Err(seccomp::SeccompError::Install(e).into());
+                let e = seccomp::SeccompError::Install(e).into();
+                return Err(failed_start(Some(sink), out, shipping, e));
             }
         };
         let cmd = match &config.target {
@@ -358,11 +377,12 @@ pub fn run(config: &Config) -> Result<Report> {
                 .unwrap_or_default(),
             Target::Attach(_) => String::new(),
         };
-        return Err(if err.kind() == std::io::ErrorKind::NotFound {
+        let e = if err.kind() == std::io::ErrorKind::NotFound {
             CaptureError::CommandNotFound { cmd }
         } else {
             CaptureError::CommandNotExecutable { cmd, source: err }
-        });
+        };
+        return Err(failed_start(Some(sink), out, shipping, e));
     }
     // After a writer failure in launch mode the tracer detached: wait for
     // the workload so its exit status still becomes ours.

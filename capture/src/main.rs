@@ -5,6 +5,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
+use trace_format::escape::{escape, escape_os};
 
 /// Exit status when capture itself fails (not the workload).
 const CAPTURE_FAILED: u8 = 125;
@@ -16,17 +17,17 @@ fn main() -> ExitCode {
     let config = match args.validate() {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("capture: {e}");
+            eprintln!("capture: {}", escape(&e.to_string()));
             return ExitCode::from(2);
         }
     };
     for n in config.notices() {
-        eprintln!("capture: {n}");
+        eprintln!("capture: {}", escape(&n));
     }
     match capture::run(&config) {
         Ok(report) => {
             if let Some(e) = &report.writer_error {
-                eprintln!("capture: trace incomplete: {e}");
+                eprintln!("capture: trace incomplete: {}", escape(&e.to_string()));
             }
             if !config.quiet {
                 eprintln!("{}", report.summary_line());
@@ -44,14 +45,14 @@ fn main() -> ExitCode {
                 && (!config.quiet || !ship.complete())
             {
                 for line in ship.lines() {
-                    eprintln!("{line}");
+                    eprintln!("{}", escape(&line));
                 }
             }
             if config.verbose {
                 eprintln!("capture: {:?}", report.stats);
                 if let Some(s) = &report.summary {
                     for seg in &s.segments {
-                        eprintln!("capture: wrote {}", seg.display());
+                        eprintln!("capture: wrote {}", escape_os(seg));
                     }
                 }
             }
@@ -59,7 +60,7 @@ fn main() -> ExitCode {
         }
         Err(e) => {
             let err = anyhow::Error::new(e);
-            eprintln!("capture: {err}");
+            eprintln!("capture: {}", escape(&err.to_string()));
             match err.downcast_ref::<capture::CaptureError>() {
                 Some(
                     capture::CaptureError::CommandNotFound { .. }

@@ -28,7 +28,7 @@ pub struct Args {
     #[arg(long, conflicts_with = "cmd")]
     pub pid: Option<i32>,
 
-    /// Bytes of I/O buffers kept per read/write/send/recv.
+    /// Bytes of I/O buffers kept per read/write/send/recv (at most 1048576).
     #[arg(long, default_value_t = 80)]
     pub snaplen: u32,
 
@@ -90,6 +90,22 @@ pub struct Args {
     #[arg(last = true, value_name = "CMD")]
     pub cmd: Vec<OsString>,
 }
+
+/// The largest `--snaplen` (1 MiB). One event holds at most this much of
+/// a buffer (a vectored call's buffers together), so a chunk, closed at most
+/// one event past its size (at most half the reader's limit), stays far
+/// under [`trace_format::container::MAX_CHUNK_LEN`]; and the events waiting
+/// for the writer hold a bounded number of bytes (see `CHANNEL_BYTES` in
+/// `lib.rs`). A larger value is refused (exit 2), not clamped: the user
+/// asked for data capture would not keep.
+pub const MAX_SNAPLEN: u32 = 1 << 20;
+
+// A full chunk plus one event at the largest snaplen (and a generous
+// allowance for its paths and argv) must stay readable.
+const _: () = assert!(
+    (MAX_SNAPLEN as u64) + (16 << 20) <= trace_format::container::MAX_CHUNK_LEN / 2,
+    "--snaplen's bound must keep every chunk under the reader's limit"
+);
 
 /// What to record.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -155,6 +171,10 @@ pub enum OptionError {
     S3(String),
     #[error("invalid --flush-timeout `{0}` (expected seconds, e.g. 20)")]
     FlushTimeout(String),
+    #[error(
+        "--snaplen {0} is over the limit of {MAX_SNAPLEN} bytes (1 MiB) of buffer kept per event"
+    )]
+    Snaplen(u32),
 }
 
 /// Parses `123`, `64K`, `100M`, `2G` (binary multiples, optional `B`/`iB`).
@@ -186,6 +206,9 @@ impl Args {
             (None, false) => Target::Launch(self.cmd),
             (None, true) => return Err(OptionError::NoTarget),
         };
+        if self.snaplen > MAX_SNAPLEN {
+            return Err(OptionError::Snaplen(self.snaplen));
+        }
         let rotate_bytes = self.rotate_size.as_deref().map(parse_size).transpose()?;
         if rotate_bytes == Some(0) {
             return Err(OptionError::Zero("rotate-size"));
@@ -289,6 +312,9 @@ mod tests {
         assert!(parse(&["capture", "--pid", "1", "--", "ls"]).is_err());
         assert!(parse(&["capture", "--rotate-size", "0", "--", "ls"]).is_err());
         assert!(parse(&["capture", "--chunk-size", "x", "--", "ls"]).is_err());
+        assert!(parse(&["capture", "--snaplen", "1048576", "--", "ls"]).is_ok());
+        let e = parse(&["capture", "--snaplen", "300000000", "--", "ls"]).unwrap_err();
+        assert!(e.contains("--snaplen 300000000 is over the limit"), "{e}");
     }
 
     #[test]

@@ -154,7 +154,7 @@ impl Shipper {
         cfg: &ShipConfig,
         output: &Path,
     ) -> Result<(Shipper, Sender<ClosedSegment>, Option<Arc<DiskBudget>>)> {
-        spool::move_leftovers(output).map_err(|source| CaptureError::Io {
+        spool::move_leftovers(output, true).map_err(|source| CaptureError::Io {
             what: format!(
                 "moving leftovers of an earlier run of `{}`",
                 output.display()

@@ -43,6 +43,7 @@ pub mod container;
 pub mod decode;
 mod encode;
 pub mod error;
+pub mod escape;
 pub mod manifest;
 pub mod model;
 pub mod reader;

@@ -1,7 +1,8 @@
 //! What the `replay` binary does with a trace, as a library: the per-chunk
 //! [`Job`] (rules, a listing, statistics), the `--around` time window
 //! ([`Around`]), the closing [`Summary`] and the text reports (`--stats`,
-//! `replay verify`). The binary parses arguments, builds these, drives
+//! `replay verify`; every trace-controlled name in them is escaped with
+//! [`trace_format::escape`]). The binary parses arguments, builds these, drives
 //! [`crate::engine::for_each_chunk`] and prints.
 
 pub mod around;

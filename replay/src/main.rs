@@ -20,6 +20,7 @@ use replay::investigate::report::{write_stats, write_verify};
 use replay::investigate::{Around, Job, Output, Summary};
 use replay::rules::{CompiledFilter, LoadOptions, Priority, RuleMatching, load_files};
 use trace_format::TraceReader;
+use trace_format::escape::{escape, escape_os};
 use trace_format::verify::verify;
 
 #[derive(Parser)]
@@ -138,7 +139,11 @@ fn main() -> ExitCode {
             if is_broken_pipe(&e) {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("replay: {e:#}");
+            // Rule diagnostics escape their own parts (one per line).
+            match e.downcast_ref::<replay::rules::LoadError>() {
+                Some(_) => eprintln!("replay: {e:#}"),
+                None => eprintln!("replay: {}", escape(&format!("{e:#}"))),
+            }
             ExitCode::from(2)
         }
     }
@@ -214,7 +219,7 @@ fn run(cli: &Cli) -> Result<(), Failure> {
                 Matching::All => RuleMatching::All,
             },
         };
-        let set = load_files(&cli.rules, &opts).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let set = load_files(&cli.rules, &opts).map_err(anyhow::Error::new)?;
         if !cli.quiet {
             for w in set.warnings() {
                 eprintln!("{w}");
@@ -328,7 +333,7 @@ fn run(cli: &Cli) -> Result<(), Failure> {
         b.finish_and_clear();
     }
     for (path, p) in &summary.problems {
-        eprintln!("replay: {}: {p}", path.display());
+        eprintln!("replay: {}: {}", escape_os(path), escape(p));
     }
     if !cli.quiet {
         // The summary is a courtesy: a closed stderr does not fail the run.

@@ -35,6 +35,9 @@
 //! item or value, the item, and the position inside the condition.
 //! Messages are lowercase with user input in backticks.
 //!
+//! What a rules file may expand to (YAML aliases, lists, macros) is bounded
+//! ([`limits`]); crossing a bound is an error naming the item.
+//!
 //! # Falco semantics matched
 //!
 //! - Rules files: `rule`, `macro`, `list`, `required_engine_version`
@@ -125,6 +128,7 @@ pub mod eval;
 pub mod evttype;
 pub mod fields;
 pub mod glob;
+pub mod limits;
 pub mod loader;
 pub mod output;
 pub mod parser;

@@ -360,3 +360,221 @@ fn warn_evttypes_false_silences_the_warning() {
         &[],
     );
 }
+
+/// The errors of a failed load (no warnings).
+fn errors(yaml: &str) -> Vec<String> {
+    let mut l = RulesetLoader::new();
+    let e = match l.load_str("t.yaml", yaml) {
+        Err(e) => e,
+        Ok(()) => match l.compile(&LoadOptions::default()) {
+            Err(e) => e,
+            Ok(_) => panic!("loaded:\n{yaml}"),
+        },
+    };
+    e.errors().map(ToString::to_string).collect()
+}
+
+/// A rule using `name` (so nothing is "unused").
+fn rule_using(name: &str) -> String {
+    format!(
+        "- rule: r\n  desc: d\n  condition: evt.type = open and {name}\n  output: o\n  priority: INFO\n"
+    )
+}
+
+#[test]
+fn yaml_alias_chain_is_bounded() {
+    // Billion laughs: 9 levels of 9 aliases each would be 9^9 = 387M
+    // nodes; the build stops at the bound (1M nodes), at the alias that
+    // crosses it, naming the item.
+    let mut yaml = String::from(
+        "- list: laughs\n  items: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n",
+    );
+    for i in 1..9 {
+        let p = i - 1;
+        yaml.push_str(&format!(
+            "  l{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"
+        ));
+    }
+    let errs = errors(&yaml);
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    let e = &errs[0];
+    assert!(
+        e.starts_with("t.yaml:7:")
+            && e.contains(
+                "list `laughs`: invalid yaml: the file expands to more than 1000000 yaml nodes"
+            ),
+        "{e}"
+    );
+}
+
+#[test]
+fn yaml_alias_of_a_long_scalar_is_bounded_by_bytes() {
+    let big = "x".repeat(1 << 20);
+    let mut yaml = format!("- macro: m\n  condition: &big {big}\n");
+    yaml.push_str("  copies: [");
+    yaml.push_str(&vec!["*big"; 100].join(", "));
+    yaml.push_str("]\n");
+    let errs = errors(&yaml);
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert!(
+        errs[0]
+            .contains("macro `m`: invalid yaml: the file expands to more than 64 MiB of yaml text"),
+        "{}",
+        errs[0]
+    );
+}
+
+#[test]
+fn yaml_nesting_is_bounded() {
+    let yaml = format!(
+        "- list: deep\n  items: {}{}\n",
+        "[".repeat(300),
+        "]".repeat(300)
+    );
+    // yaml-rust2's own recursion limit or ours, whichever comes first.
+    let errs = errors(&yaml);
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert!(
+        errs[0].starts_with("t.yaml:2:")
+            && (errs[0].contains("recursion limit exceeded")
+                || errs[0].contains("yaml nested deeper than 256 collections")),
+        "{errs:?}"
+    );
+}
+
+#[test]
+fn doubling_lists_are_bounded() {
+    // l0 has 2 items, each next list names the previous one twice: 2^40
+    // items at l39. Expansion stops where the lists cross 16 MiB.
+    let mut yaml = String::from("- list: l0\n  items: [some_name, other_name]\n");
+    for i in 1..40 {
+        yaml.push_str(&format!("- list: l{i}\n  items: [l{p}, l{p}]\n", p = i - 1));
+    }
+    yaml.push_str(&rule_using("proc.name in (l39)"));
+    let errs = errors(&yaml);
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert!(
+        errs[0].starts_with("t.yaml:35:3: error: list `l17`: lists expand to more than 16 MiB (each item costs its length + 32 bytes)"),
+        "{}",
+        errs[0]
+    );
+}
+
+#[test]
+fn list_substitution_is_bounded() {
+    // One list of 10,000 items named 200 times in a condition: 2M items of
+    // text, past the 1 MiB bound of a condition.
+    let items: Vec<String> = (0..10_000).map(|i| format!("item{i}")).collect();
+    let mut yaml = format!("- list: big\n  items: [{}]\n", items.join(", "));
+    let cond = vec!["proc.name in (big)"; 200].join(" or ");
+    yaml.push_str(&rule_using(&format!("({cond})")));
+    let errs = errors(&yaml);
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert!(
+        errs[0]
+            .contains("rule `r`: condition is longer than 1048576 bytes after list substitution"),
+        "{}",
+        errs[0]
+    );
+}
+
+#[test]
+fn doubling_macros_are_bounded() {
+    // m0 is one comparison, each next macro names the previous one twice:
+    // 2^40 comparisons at m39. Expansion stops at the macro whose tree
+    // crosses 200,000 nodes.
+    let mut yaml = String::from("- macro: m0\n  condition: proc.name = x\n");
+    for i in 1..40 {
+        yaml.push_str(&format!(
+            "- macro: m{i}\n  condition: m{p} and m{p}\n",
+            p = i - 1
+        ));
+    }
+    yaml.push_str(&rule_using("m39"));
+    let errs = errors(&yaml);
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert!(
+        errs[0].contains(
+            "error: macro `m16`: condition expands to more than 200000 nodes with macro `m15`"
+        ),
+        "{}",
+        errs[0]
+    );
+}
+
+#[test]
+fn many_large_macros_are_bounded_in_total() {
+    // Each macro is just under the per-condition bound (a list of 20,000
+    // values, substituted); 200 rules each naming 5 of them would hold 20M
+    // nodes; loading stops at the ruleset's total of 2M.
+    let items: Vec<String> = (0..20_000).map(|i| format!("v{i}")).collect();
+    let mut yaml = format!("- list: vals\n  items: [{}]\n", items.join(", "));
+    yaml.push_str("- macro: big\n  condition: proc.name in (vals)\n");
+    for r in 0..200 {
+        yaml.push_str(&format!(
+            "- rule: r{r}\n  desc: d\n  condition: evt.type = open and (big or big or big or big or big)\n  output: o\n  priority: INFO\n"
+        ));
+    }
+    let errs = errors(&yaml);
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert!(
+        errs[0].contains("the macros and rules expand to more than 2000000 nodes in total"),
+        "{}",
+        errs[0]
+    );
+}
+
+#[test]
+fn deep_macro_chains_are_bounded() {
+    let mut yaml = String::from("- macro: m0\n  condition: proc.name = x\n");
+    for i in 1..600 {
+        yaml.push_str(&format!(
+            "- macro: m{i}\n  condition: m{p} or proc.pid = {i}\n",
+            p = i - 1
+        ));
+    }
+    yaml.push_str(&rule_using("m599"));
+    let errs = errors(&yaml);
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert!(
+        errs[0]
+            .contains("macro `m500`: condition nests more than 1000 levels deep with macro `m499`"),
+        "{}",
+        errs[0]
+    );
+}
+
+#[test]
+fn names_in_diagnostics_are_escaped() {
+    let errs = errors(
+        "- rule: \"evil\\e[31m\\nOK: forged\"\n  desc: d\n  condition: nope\n  output: o\n  priority: INFO\n",
+    );
+    assert!(
+        errs.iter()
+            .any(|e| e.contains("rule `evil\\x1b[31m\\x0aOK: forged`")),
+        "{errs:?}"
+    );
+    assert!(
+        errs.iter()
+            .all(|e| !e.contains('\n') && !e.contains('\x1b')),
+        "{errs:?}"
+    );
+}
+
+#[test]
+fn a_list_named_many_times_is_substituted_in_one_pass() {
+    // 100,000 occurrences: one pass, not one copy of the condition each
+    // (which would copy 100,000 x 400 KB).
+    let names = vec!["l"; 100_000].join(", ");
+    let yaml = format!(
+        "- list: l\n  items: [x]\n{}",
+        rule_using(&format!("proc.name in ({names})"))
+    );
+    let mut l = RulesetLoader::new();
+    l.load_str("t.yaml", &yaml)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let set = l
+        .compile(&LoadOptions::default())
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(set.rules().len(), 1);
+}

@@ -8,7 +8,9 @@
 //!
 //! A capture that crashed (SIGKILL, OOM, power) leaves unshipped segments,
 //! maybe a `NAME.NNNNNN.zst.partial` and the manifest. The next capture with
-//! the same `-o` moves them, before its writer reuses those names, into
+//! the same `-o` moves them, before its writer reuses those names (this is
+//! [`move_leftovers`], which a capture without `--s3` uses too, see
+//! [`crate::output`]), into
 //!
 //! ```text
 //! DIR/NAME.leftover/<pid>-<ns>/NAME.manifest.json
@@ -58,49 +60,64 @@ pub fn segment_index(name: &str, file: &str) -> Option<u32> {
     sysrec_s3::keys::parse_segment_name(rest)
 }
 
-/// Moves the trace files an earlier run of `output` left behind into a new
-/// folder under [`leftover_root`]. Returns that folder, or `None` when there
-/// was nothing.
-pub fn move_leftovers(output: &Path) -> std::io::Result<Option<PathBuf>> {
-    let (dir, name) = stem_of(output);
-    let manifest = format!("{name}.manifest.json");
+/// Whether `file` (a name in the output's directory) is one a run writing
+/// `output` creates: with rotation its segments (`.partial` or not) and its
+/// manifest; without, `output` itself and its `.partial`.
+pub fn is_trace_file(output: &Path, rotating: bool, file: &str) -> bool {
+    if rotating {
+        let (_, name) = stem_of(output);
+        file.strip_prefix(name.as_str()) == Some(".manifest.json")
+            || segment_index(&name, file).is_some()
+    } else {
+        let own = output
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        file == own || file.strip_suffix(".partial") == Some(own.as_str())
+    }
+}
+
+/// The files in the output's directory that a run writing `output` would
+/// create ([`is_trace_file`]), whatever their type.
+pub fn trace_files(output: &Path, rotating: bool) -> std::io::Result<Vec<PathBuf>> {
+    let (dir, _) = stem_of(output);
     let mut found = Vec::new();
     for entry in std::fs::read_dir(&dir)? {
         let entry = entry?;
         let file = entry.file_name().to_string_lossy().into_owned();
-        if file == manifest || segment_index(&name, &file).is_some() {
+        if is_trace_file(output, rotating, &file) {
             found.push(entry.path());
         }
     }
+    Ok(found)
+}
+
+/// Moves the trace files an earlier run of `output` left behind (those of
+/// [`trace_files`]) into a new folder under [`leftover_root`]. Returns that
+/// folder and the files' original paths, or `None` when there was nothing.
+pub fn move_leftovers(
+    output: &Path,
+    rotating: bool,
+) -> std::io::Result<Option<(PathBuf, Vec<PathBuf>)>> {
+    let found = trace_files(output, rotating)?;
     if found.is_empty() {
         return Ok(None);
     }
     let (_, mono) = trace_format::clock::now();
     let dest = leftover_root(output).join(format!("{}-{mono}", std::process::id()));
     std::fs::create_dir_all(&dest)?;
-    for p in found {
+    for p in &found {
         if let Some(f) = p.file_name() {
-            std::fs::rename(&p, dest.join(f))?;
+            std::fs::rename(p, dest.join(f))?;
         }
     }
-    Ok(Some(dest))
+    Ok(Some((dest, found)))
 }
 
 /// The trace files of `output` still in the spool: segments, the manifest,
 /// and everything in leftover folders.
 pub fn unshipped(output: &Path) -> Vec<PathBuf> {
-    let (dir, name) = stem_of(output);
-    let manifest = format!("{name}.manifest.json");
-    let mut out: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter(|e| {
-            let f = e.file_name().to_string_lossy().into_owned();
-            f == manifest || segment_index(&name, &f).is_some()
-        })
-        .map(|e| e.path())
-        .collect();
+    let mut out = trace_files(output, true).unwrap_or_default();
     for folder in std::fs::read_dir(leftover_root(output))
         .into_iter()
         .flatten()
@@ -318,7 +335,7 @@ mod tests {
         std::fs::remove_file(&summary.segments[0]).unwrap_or_else(|e| panic!("{e}"));
         std::fs::write(dir.path().join("unrelated.txt"), b"x").unwrap_or_else(|e| panic!("{e}"));
         let output = dir.path().join("t.zst");
-        let folder = move_leftovers(&output)
+        let (folder, _) = move_leftovers(&output, true)
             .unwrap_or_else(|e| panic!("{e}"))
             .unwrap_or_else(|| panic!("nothing moved"));
         assert!(folder.starts_with(leftover_root(&output)));
@@ -341,7 +358,7 @@ mod tests {
         }
         // Nothing left to move the second time.
         assert_eq!(
-            move_leftovers(&output).unwrap_or_else(|e| panic!("{e}")),
+            move_leftovers(&output, true).unwrap_or_else(|e| panic!("{e}")),
             None
         );
     }
@@ -361,5 +378,23 @@ mod tests {
         assert_eq!(segment_index("t", "u.000004.zst"), None);
         assert_eq!(segment_index("t", "t.manifest.json"), None);
         assert_eq!(segment_index("t", "t.zst"), None);
+        let out = Path::new("/d/t.zst");
+        for (file, rotating, want) in [
+            ("t.zst", false, true),
+            ("t.zst.partial", false, true),
+            ("t.000001.zst", false, false),
+            ("t.zst", true, false),
+            ("t.000001.zst", true, true),
+            ("t.000001.zst.partial", true, true),
+            ("t.manifest.json", true, true),
+            ("t.manifest.json", false, false),
+            ("u.zst", false, false),
+        ] {
+            assert_eq!(
+                is_trace_file(out, rotating, file),
+                want,
+                "{file} {rotating}"
+            );
+        }
     }
 }

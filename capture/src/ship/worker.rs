@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use sysrec_s3::{Client, Failure, S3Error, keys};
+use trace_format::escape::{escape, escape_os};
 use trace_format::manifest::Manifest;
 use trace_format::writer::{ClosedSegment, DiskBudget};
 
@@ -115,7 +116,7 @@ impl Worker {
                     // A spool file went missing or unreadable: nothing to
                     // retry; say so and go on with the rest.
                     let msg = format!("spool file `{}`: {source}", path.display());
-                    eprintln!("capture: S3 upload skipped: {msg}");
+                    eprintln!("capture: S3 upload skipped: {}", escape(&msg));
                     self.update(|s| s.last_error = Some(msg));
                     self.pop();
                 }
@@ -132,8 +133,9 @@ impl Worker {
                     let msg = e.to_string();
                     let (spool, _) = spool::stem_of(&self.output);
                     eprintln!(
-                        "capture: S3 upload failed and will not be retried: {msg}; the trace is kept in `{}`",
-                        spool.display()
+                        "capture: S3 upload failed and will not be retried: {}; the trace is kept in `{}`",
+                        escape(&msg),
+                        escape_os(&spool)
                     );
                     self.update(|s| s.permanent_error = Some(msg));
                     return;
@@ -223,7 +225,11 @@ impl Worker {
             let scan = match spool::scan_leftovers(&folder, &name) {
                 Ok(s) => s,
                 Err(e) => {
-                    eprintln!("capture: leftovers in `{}`: {e}", folder.display());
+                    eprintln!(
+                        "capture: leftovers in `{}`: {}",
+                        escape_os(&folder),
+                        escape(&e.to_string())
+                    );
                     continue;
                 }
             };
@@ -236,8 +242,9 @@ impl Worker {
                     let _ = std::fs::remove_file(&path);
                 } else {
                     eprintln!(
-                        "capture: leftover `{}` not shipped: {why}; it stays there",
-                        path.display()
+                        "capture: leftover `{}` not shipped: {}; it stays there",
+                        escape_os(&path),
+                        escape(&why)
                     );
                 }
             }

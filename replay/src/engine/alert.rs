@@ -7,11 +7,16 @@
 //! output_fields priority rule source tags time`, `time` in ISO 8601 UTC
 //! with nanoseconds, `output_fields` typed (`null` when missing) and
 //! holding `evt.time` in ns as Falco's does.
+//!
+//! The text line's message is escaped ([`trace_format::escape`]): a field
+//! value holding an escape sequence or a newline cannot reach the terminal
+//! or forge a line. JSON is left to JSON's own escaping.
 
 use std::fmt::Write as _;
 
 use serde_json::{Map, Value as Json};
 use trace_format::Chunk;
+use trace_format::escape::escape;
 use trace_format::model::EventBody;
 use trace_format::syscalls;
 
@@ -133,7 +138,7 @@ impl<'r> RuleEngine<'r> {
     pub fn text(&self, a: &Alert) -> String {
         let mut s = String::new();
         push_time(&mut s, a.wall_ns, "%H:%M:%S%.9f");
-        let _ = write!(s, ": {} {}", a.priority, a.message);
+        let _ = write!(s, ": {} {}", a.priority, escape(&a.message));
         s
     }
 

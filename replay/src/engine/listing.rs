@@ -5,10 +5,17 @@
 //! ```text
 //! 2026-11-23T10:12:01.123456789Z #1042 cat(4711:4711) openat(dirfd=AT_FDCWD name=/etc/shadow flags=O_RDONLY mode=0) = 3 [/etc/shadow]
 //! ```
+//!
+//! Every name, path, argument and message in a text line is escaped
+//! ([`trace_format::escape`]): the process name, exe path and argv from
+//! their bytes (invalid UTF-8 as `\xNN`), the rendered arguments, fd name
+//! and marker message as rendered (the renderer has already shown invalid
+//! UTF-8 as U+FFFD there).
 
 use std::fmt::Write as _;
 
 use serde_json::{Map, Value as Json};
+use trace_format::escape::{escape, escape_bytes};
 use trace_format::model::{EventBody, MarkerKind, SignalAction};
 use trace_format::syscalls;
 
@@ -80,7 +87,7 @@ impl Lister {
                     .map_or(&p.info.comm[..], |t| &t.comm[..])
             })
             .unwrap_or(b"?");
-        args::push_text(&mut out, comm);
+        out.push_str(&escape_bytes(comm));
         let _ = write!(out, "({}:{}) ", v.ev.pid, v.ev.tid);
         let ctx = v.ctx;
         match &v.ev.body {
@@ -88,7 +95,11 @@ impl Lister {
                 out.push_str(v.type_name);
                 out.push('(');
                 match v.syscall {
-                    Some(sc) => args::render_all(&mut out, sc, s, ctx),
+                    Some(sc) => {
+                        let mut a = String::new();
+                        args::render_all(&mut a, sc, s, ctx);
+                        out.push_str(&escape(&a));
+                    }
                     None => {
                         let _ = write!(out, "id={} args={:x?}", s.id, s.args);
                     }
@@ -114,7 +125,7 @@ impl Lister {
                             && v.render(f, &mut name)
                             && !name.is_empty()
                         {
-                            let _ = write!(out, " [{name}]");
+                            let _ = write!(out, " [{}]", escape(&name));
                         }
                     }
                 }
@@ -136,13 +147,13 @@ impl Lister {
             }
             EventBody::Exec(x) => {
                 out.push_str("exec ");
-                args::push_text(&mut out, &x.exepath);
+                out.push_str(&escape_bytes(&x.exepath));
                 out.push_str(" argv=[");
                 for (i, a) in x.argv.iter().enumerate() {
                     if i > 0 {
                         out.push(' ');
                     }
-                    args::push_text(&mut out, a);
+                    out.push_str(&escape_bytes(a));
                 }
                 let _ = write!(out, "] uid={} euid={}", x.uid, x.euid);
                 if x.exe_from_memfd {
@@ -187,7 +198,7 @@ impl Lister {
                     let _ = write!(out, ": {} events lost", m.count);
                 }
                 if !m.message.is_empty() {
-                    let _ = write!(out, ": {}", m.message);
+                    let _ = write!(out, ": {}", escape(&m.message));
                 }
             }
         }

@@ -1,19 +1,22 @@
 //! What is in a trace (`replay --stats`): time span, processes with their
 //! command lines, event counts by syscall and by process, gaps.
+//!
+//! The texts kept (command lines, gap reasons) are escaped for text output
+//! as they are collected ([`trace_format::escape`]).
 
 use std::collections::{BTreeMap, HashMap};
 
 use trace_format::model::{EventBody, MarkerKind};
 
-use super::args::push_text;
 use super::view::EventView;
+use trace_format::escape::{escape, escape_bytes};
 
 /// A process as the trace shows it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ProcSummary {
     /// Parent pid.
     pub ppid: i32,
-    /// Command line (`proc.cmdline` of its last image).
+    /// Command line (`proc.cmdline` of its last image), escaped.
     pub cmdline: String,
     /// Events of the process.
     pub events: u64,
@@ -35,7 +38,7 @@ pub struct Stats {
     pub failed_by_type: HashMap<&'static str, u64>,
     /// Processes by pid.
     pub processes: BTreeMap<i32, ProcSummary>,
-    /// Gap markers: (time, events lost, reason).
+    /// Gap markers: (time, events lost, reason escaped).
     pub gaps: Vec<(u64, u64, String)>,
 }
 
@@ -54,7 +57,8 @@ impl Stats {
         }
         if let EventBody::Marker(m) = &v.ev.body {
             if m.kind == MarkerKind::Gap {
-                self.gaps.push((v.wall_ns, m.count, m.message.clone()));
+                self.gaps
+                    .push((v.wall_ns, m.count, escape(&m.message).into_owned()));
             }
             return;
         }
@@ -64,10 +68,10 @@ impl Stats {
             p.ppid = info.ppid;
             if p.cmdline.is_empty() || matches!(v.ev.body, EventBody::Exec(_)) {
                 p.cmdline.clear();
-                push_text(&mut p.cmdline, &info.comm);
+                p.cmdline.push_str(&escape_bytes(&info.comm));
                 for a in info.argv.iter().skip(1) {
                     p.cmdline.push(' ');
-                    push_text(&mut p.cmdline, a);
+                    p.cmdline.push_str(&escape_bytes(a));
                 }
             }
         }

@@ -3,6 +3,7 @@
 use std::io::{self, Write};
 use std::path::Path;
 
+use trace_format::escape::{escape, escape_os};
 use trace_format::verify::VerifyReport;
 
 use super::Summary;
@@ -52,7 +53,7 @@ pub fn write_stats(out: &mut impl Write, s: &Stats, sum: &Summary) -> io::Result
     }
     writeln!(out, "problems: {}", sum.problems.len())?;
     for (path, p) in &sum.problems {
-        writeln!(out, "  {}: {p}", path.display())?;
+        writeln!(out, "  {}: {}", escape_os(path), escape(p))?;
     }
     Ok(())
 }
@@ -63,7 +64,7 @@ pub fn write_verify(out: &mut impl Write, path: &Path, r: &VerifyReport) -> io::
         .trace_id
         .map(|id| uuid_text(&id))
         .unwrap_or_else(|| "unknown".into());
-    writeln!(out, "{}: trace {id}", path.display())?;
+    writeln!(out, "{}: trace {id}", escape_os(path))?;
     writeln!(
         out,
         "  {} segment(s), {} intact chunk(s), {} event(s)",
@@ -79,7 +80,7 @@ pub fn write_verify(out: &mut impl Write, path: &Path, r: &VerifyReport) -> io::
         )?;
     }
     for p in &r.problems {
-        writeln!(out, "  PROBLEM: {p}")?;
+        writeln!(out, "  PROBLEM: {}", escape(&p.to_string()))?;
     }
     if r.is_intact() {
         writeln!(

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use trace_format::ChunkInfo;
+use trace_format::escape::escape;
 
 use super::report::time_text;
 use crate::engine::{Alert, RuleEngine};
@@ -90,7 +91,7 @@ impl Summary {
                 prio.join(", ")
             )?;
             for (rule, n) in &self.by_rule {
-                writeln!(out, "  {n:>8}  {rule}")?;
+                writeln!(out, "  {n:>8}  {}", escape(rule))?;
             }
         }
         if !self.problems.is_empty() {

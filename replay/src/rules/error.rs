@@ -1,8 +1,14 @@
 //! Diagnostics of rule loading: every error and warning names the file,
 //! the position and the item.
+//!
+//! The file name, item name and message are escaped when displayed
+//! ([`trace_format::escape`]): a rules file cannot put a control character
+//! or a line of its own on the terminal.
 
 use std::fmt;
 use std::sync::Arc;
+
+use trace_format::escape::escape;
 
 use super::ast::Pos;
 
@@ -87,14 +93,21 @@ impl fmt::Display for Diagnostic {
         write!(
             f,
             "{}:{}:{}: {sev}: ",
-            self.location.file, self.location.line, self.location.col
+            escape(&self.location.file),
+            self.location.line,
+            self.location.col
         )?;
         if self.item_name.is_empty() {
             write!(f, "{}: ", self.item_kind.name())?;
         } else {
-            write!(f, "{} `{}`: ", self.item_kind.name(), self.item_name)?;
+            write!(
+                f,
+                "{} `{}`: ",
+                self.item_kind.name(),
+                escape(&self.item_name)
+            )?;
         }
-        f.write_str(&self.message)?;
+        f.write_str(&escape(&self.message))?;
         if let Some(p) = self.condition_pos {
             write!(f, " (condition {}:{})", p.line, p.col)?;
         }

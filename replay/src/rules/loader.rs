@@ -252,11 +252,12 @@ impl Reader {
         let docs = match yaml::parse_documents(text) {
             Ok(d) => d,
             Err(e) => {
+                let (kind, name) = e.item.unwrap_or((ItemKind::File, String::new()));
                 self.diag(
                     Severity::Error,
                     e.mark,
-                    ItemKind::File,
-                    "",
+                    kind,
+                    &name,
                     format!("invalid yaml: {}", e.message),
                 );
                 return;

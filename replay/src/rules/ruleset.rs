@@ -15,6 +15,15 @@
 //!
 //! **Invariant:** a rule is evaluated only for the event types its condition
 //! can match ([`EvtTypes`]); rules matching any type are evaluated for all.
+//!
+//! **Invariant (bounded expansion):** expansion is counted before it is
+//! made: all expanded lists together cost at most [`limits::LIST_COST`], a
+//! condition is at most [`limits::CONDITION_BYTES`] after list substitution
+//! and [`limits::CONDITION_NODES`] nodes and [`limits::CONDITION_DEPTH`]
+//! levels after macro expansion, and all macro and rule trees
+//! together hold at most [`limits::TOTAL_NODES`] nodes. The list, macro or
+//! rule that crosses a bound gets an error naming it; what depends on it
+//! fails silently (loading fails anyway).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -26,6 +35,7 @@ use super::error::{Diagnostic, ItemKind, LoadError, Location, Severity};
 use super::eval::Filter;
 use super::evttype::{self, EvtTypes};
 use super::fields::FieldRef;
+use super::limits;
 use super::loader::{self, Collector, Ctx, Entry, ExceptionInfo, Priority};
 use super::output::OutputTemplate;
 use super::parser::{self, ParseError};
@@ -120,6 +130,9 @@ impl RulesetLoader {
             macro_state: vec![MacroState::Pending; self.col.macros.len()],
             macro_used: vec![false; self.col.macros.len()],
             table: FieldTable::default(),
+            list_cost: 0,
+            total_nodes: 0,
+            over: false,
         };
         let rules = c.run();
         let mut warnings = self.warnings.clone();
@@ -327,7 +340,26 @@ impl CompiledRuleset {
 enum MacroState {
     Pending,
     InProgress,
-    Done(Option<Expr>),
+    Done(Option<(Expr, Size)>),
+}
+
+/// The size of an expanded tree: nodes (expressions and compared values)
+/// and depth (levels of expressions).
+#[derive(Clone, Copy, Debug, Default)]
+struct Size {
+    nodes: usize,
+    depth: usize,
+}
+
+/// Nodes of a parsed tree (expressions and compared values).
+fn nodes(e: &Expr) -> usize {
+    1 + match &e.kind {
+        ExprKind::And(c) | ExprKind::Or(c) => c.iter().map(nodes).sum(),
+        ExprKind::Not(x) | ExprKind::Expanded(_, x) => nodes(x),
+        ExprKind::Macro(_) | ExprKind::Exists(_) => 0,
+        ExprKind::Compare(_, _, super::ast::Rhs::List(v, _)) => v.len(),
+        ExprKind::Compare(..) => 1,
+    }
 }
 
 struct RulesetCompiler<'a> {
@@ -338,6 +370,12 @@ struct RulesetCompiler<'a> {
     macro_state: Vec<MacroState>,
     macro_used: Vec<bool>,
     table: FieldTable,
+    /// Cost of the lists expanded so far ([`limits::LIST_COST`]).
+    list_cost: usize,
+    /// Nodes of the macro and rule trees so far ([`limits::TOTAL_NODES`]).
+    total_nodes: usize,
+    /// A bound was crossed and reported: expansion stops.
+    over: bool,
 }
 
 /// Why a macro reference did not resolve.
@@ -432,6 +470,9 @@ impl RulesetCompiler<'_> {
         memo: &mut [Option<Vec<String>>],
         visiting: &mut [bool],
     ) -> Vec<String> {
+        if self.over {
+            return Vec::new();
+        }
         if let Some(done) = &memo[i] {
             return done.clone();
         }
@@ -439,32 +480,100 @@ impl RulesetCompiler<'_> {
         let list = &self.col.lists[i];
         let mut out = Vec::new();
         for item in &list.items {
-            match self.col.list_index(item) {
+            let sub = match self.col.list_index(item) {
                 Some(j) if j < list.visibility && j != i && !visiting[j] => {
                     self.list_used[j] = true;
                     let sub = self.expand_list(j, memo, visiting);
                     memo[j] = Some(sub.clone());
-                    out.extend(sub);
+                    sub
                 }
-                _ => out.push(item.clone()),
+                _ => vec![item.clone()],
+            };
+            // Counted before `out` grows: every item costs its length + 32.
+            let cost: usize = sub.iter().map(|s| s.len() + 32).sum();
+            self.list_cost = self.list_cost.saturating_add(cost);
+            if self.over || self.list_cost > limits::LIST_COST {
+                self.over_bound(i);
+                visiting[i] = false;
+                return Vec::new();
             }
+            out.extend(sub);
         }
         visiting[i] = false;
         out
     }
 
-    /// Substitutes every list into a condition's text (Falco's `resolve_list`).
-    fn substitute_lists(&mut self, cond: &str) -> String {
-        let mut text = cond.to_owned();
-        for i in 0..self.col.lists.len() {
-            if resolve_list(&mut text, &self.col.lists[i].name, &self.list_items[i]) {
-                self.list_used[i] = true;
-            }
+    /// Reports (once) that list `i` made the lists expand past their bound.
+    fn over_bound(&mut self, i: usize) {
+        if self.over {
+            return;
         }
-        text
+        self.over = true;
+        let l = &self.col.lists[i];
+        let (ctx, name) = (l.ctx.clone(), l.name.clone());
+        self.diag(
+            Severity::Error,
+            &ctx,
+            ItemKind::List,
+            &name,
+            None,
+            format!(
+                "lists expand to more than {} MiB (each item costs its length + 32 bytes)",
+                limits::LIST_COST >> 20
+            ),
+        );
     }
 
-    fn resolve_macro(&mut self, i: usize) -> Option<Expr> {
+    /// Counts a finished tree of `size` into the ruleset's total; reports
+    /// (once) the item that crosses [`limits::TOTAL_NODES`].
+    fn charge_total(&mut self, size: Size, ctx: &Ctx, kind: ItemKind, name: &str) -> bool {
+        self.total_nodes = self.total_nodes.saturating_add(size.nodes);
+        if self.over {
+            return false;
+        }
+        if self.total_nodes > limits::TOTAL_NODES {
+            self.over = true;
+            self.diag(
+                Severity::Error,
+                ctx,
+                kind,
+                name,
+                None,
+                format!(
+                    "the macros and rules expand to more than {} nodes in total",
+                    limits::TOTAL_NODES
+                ),
+            );
+            return false;
+        }
+        true
+    }
+
+    /// Substitutes every list into a condition's text (Falco's
+    /// `resolve_list`); an error when the text would exceed
+    /// [`limits::CONDITION_BYTES`].
+    fn substitute_lists(&mut self, cond: &str) -> Result<String, String> {
+        let too_long = || {
+            format!(
+                "condition is longer than {} bytes after list substitution",
+                limits::CONDITION_BYTES
+            )
+        };
+        if cond.len() > limits::CONDITION_BYTES {
+            return Err(too_long());
+        }
+        let mut text = cond.to_owned();
+        for i in 0..self.col.lists.len() {
+            match resolve_list(&mut text, &self.col.lists[i].name, &self.list_items[i]) {
+                Some(true) => self.list_used[i] = true,
+                Some(false) => {}
+                None => return Err(too_long()),
+            }
+        }
+        Ok(text)
+    }
+
+    fn resolve_macro(&mut self, i: usize) -> Option<(Expr, Size)> {
         match &self.macro_state[i] {
             MacroState::Done(e) => return e.clone(),
             MacroState::InProgress => return None,
@@ -473,7 +582,14 @@ impl RulesetCompiler<'_> {
         self.macro_state[i] = MacroState::InProgress;
         let m = &self.col.macros[i];
         let (name, ctx, visibility) = (m.name.clone(), m.cond_ctx.clone(), m.visibility);
-        let text = self.substitute_lists(&self.col.macros[i].cond.clone());
+        let text = match self.substitute_lists(&self.col.macros[i].cond.clone()) {
+            Ok(t) => t,
+            Err(msg) => {
+                self.diag(Severity::Error, &ctx, ItemKind::Macro, &name, None, msg);
+                self.macro_state[i] = MacroState::Done(None);
+                return None;
+            }
+        };
         let result = match parser::parse(&text) {
             Err(ParseError { message, pos }) => {
                 self.diag(
@@ -486,8 +602,10 @@ impl RulesetCompiler<'_> {
                 );
                 None
             }
-            Ok(mut ast) => match self.expand_macros(&mut ast, Some((i, visibility))) {
-                Ok(()) => Some(ast),
+            Ok(mut ast) => match self.expand(&mut ast, Some((i, visibility))) {
+                Ok(size) => self
+                    .charge_total(size, &ctx, ItemKind::Macro, &name)
+                    .then_some((ast, size)),
                 Err(ResolveError::At(msg, pos)) => {
                     self.diag(
                         Severity::Error,
@@ -506,18 +624,37 @@ impl RulesetCompiler<'_> {
         result
     }
 
+    /// Expands the macros of a parsed tree; its size once expanded.
+    fn expand(
+        &mut self,
+        e: &mut Expr,
+        owner: Option<(usize, usize)>,
+    ) -> Result<Size, ResolveError> {
+        let mut size = Size {
+            nodes: nodes(e),
+            depth: 0,
+        };
+        self.expand_macros(e, owner, &mut size, 0)?;
+        Ok(size)
+    }
+
     /// Replaces macro references by their bodies. `owner` is the macro being
     /// resolved (index, visibility) or `None` for a rule (sees all macros).
+    /// Each body's size is added to `size` before it is copied in; `level`
+    /// is the depth of `e` in the whole tree.
     fn expand_macros(
         &mut self,
         e: &mut Expr,
         owner: Option<(usize, usize)>,
+        size: &mut Size,
+        level: usize,
     ) -> Result<(), ResolveError> {
+        size.depth = size.depth.max(level + 1);
         match &mut e.kind {
             ExprKind::And(c) | ExprKind::Or(c) => {
                 let mut first_err = None;
                 for x in c.iter_mut() {
-                    if let Err(err) = self.expand_macros(x, owner)
+                    if let Err(err) = self.expand_macros(x, owner, size, level + 1)
                         && first_err.is_none()
                     {
                         first_err = Some(err);
@@ -525,7 +662,9 @@ impl RulesetCompiler<'_> {
                 }
                 first_err.map_or(Ok(()), Err)
             }
-            ExprKind::Not(x) | ExprKind::Expanded(_, x) => self.expand_macros(x, owner),
+            ExprKind::Not(x) | ExprKind::Expanded(_, x) => {
+                self.expand_macros(x, owner, size, level + 1)
+            }
             ExprKind::Macro(name) => {
                 let j = match (self.col.macro_index(name), owner) {
                     (Some(j), Some((me, vis))) if j < vis && j != me => j,
@@ -550,19 +689,56 @@ impl RulesetCompiler<'_> {
                         e.pos,
                     ));
                 }
-                match self.resolve_macro(j) {
-                    Some(body) => {
-                        e.kind = ExprKind::Expanded(name.clone(), Box::new(body));
-                        Ok(())
-                    }
-                    None => Err(ResolveError::Silent),
+                let Some(body) = self.macro_size(j) else {
+                    return Err(ResolveError::Silent);
+                };
+                size.nodes = size.nodes.saturating_add(body.nodes);
+                // The body's root sits one level below this node.
+                size.depth = size.depth.max(level + 1 + body.depth);
+                if size.nodes > limits::CONDITION_NODES {
+                    return Err(ResolveError::At(
+                        format!(
+                            "condition expands to more than {} nodes with macro `{name}`",
+                            limits::CONDITION_NODES
+                        ),
+                        e.pos,
+                    ));
                 }
+                if size.depth > limits::CONDITION_DEPTH {
+                    return Err(ResolveError::At(
+                        format!(
+                            "condition nests more than {} levels deep with macro `{name}`",
+                            limits::CONDITION_DEPTH
+                        ),
+                        e.pos,
+                    ));
+                }
+                let Some((body, _)) = self.resolve_macro(j) else {
+                    return Err(ResolveError::Silent);
+                };
+                e.kind = ExprKind::Expanded(name.clone(), Box::new(body));
+                Ok(())
             }
             ExprKind::Exists(_) | ExprKind::Compare(..) => Ok(()),
         }
     }
 
+    /// Resolves macro `j` and gives its size only (its tree is copied by
+    /// [`Self::resolve_macro`] once the size is known to fit).
+    fn macro_size(&mut self, j: usize) -> Option<Size> {
+        if !matches!(self.macro_state[j], MacroState::Done(_)) {
+            self.resolve_macro(j);
+        }
+        match &self.macro_state[j] {
+            MacroState::Done(Some((_, size))) => Some(*size),
+            _ => None,
+        }
+    }
+
     fn compile_rule(&mut self, index: usize) -> Option<CompiledRule> {
+        if self.over {
+            return None;
+        }
         let r = &self.col.rules[index];
         let (name, ctx, cond_ctx) = (r.name.clone(), r.ctx.clone(), r.cond_ctx.clone());
         let mut cond = r.cond.clone();
@@ -579,7 +755,13 @@ impl RulesetCompiler<'_> {
                 }
             }
         }
-        let text = self.substitute_lists(&cond);
+        let text = match self.substitute_lists(&cond) {
+            Ok(t) => t,
+            Err(msg) => {
+                self.diag(Severity::Error, &cond_ctx, ItemKind::Rule, &name, None, msg);
+                return None;
+            }
+        };
         let mut ast = match parser::parse(&text) {
             Ok(a) => a,
             Err(ParseError { message, pos }) => {
@@ -594,8 +776,12 @@ impl RulesetCompiler<'_> {
                 return None;
             }
         };
-        match self.expand_macros(&mut ast, None) {
-            Ok(()) => {}
+        match self.expand(&mut ast, None) {
+            Ok(size) => {
+                if !self.charge_total(size, &cond_ctx, ItemKind::Rule, &name) {
+                    return None;
+                }
+            }
             Err(ResolveError::At(msg, pos)) => {
                 self.diag(
                     Severity::Error,
@@ -711,58 +897,79 @@ fn quote_item(s: &str) -> String {
     }
 }
 
-/// Falco's `resolve_list`: replaces whole-word occurrences of `name` in `cnd`.
-fn resolve_list(cnd: &mut String, name: &str, items: &[String]) -> bool {
+/// Falco's `resolve_list`: replaces whole-word occurrences of `name` in
+/// `cnd`; whether it did, or `None` when `cnd` would grow past
+/// [`limits::CONDITION_BYTES`].
+///
+/// One pass (Falco rebuilds the whole string at each occurrence, which is
+/// quadratic): the text so far is `out` followed by `src[i..]`; `from` is
+/// where the next search starts in `src`. The results are Falco's, quirks
+/// included (after a replacement at the very start, one byte is skipped
+/// before searching again); a property test checks it against a direct
+/// transcription.
+fn resolve_list(cnd: &mut String, name: &str, items: &[String]) -> Option<bool> {
     const BLANKS: &[u8] = b" \t\n\r";
     const DELIMS: &[u8] = b" \t\n\r(),=";
     if name.is_empty() {
-        return false;
+        return Some(false);
     }
+    let s = cnd.as_bytes();
+    // Joined once, at the first occurrence.
+    let mut joined: Option<String> = None;
+    let mut out: Vec<u8> = Vec::new();
+    let (mut i, mut from) = (0, 0);
     let mut used = false;
-    let mut from = 0;
-    while let Some(found) =
-        memchr::memmem::find(&cnd.as_bytes()[from.min(cnd.len())..], name.as_bytes())
-    {
-        let mut start = from + found;
-        let mut end = start + name.len();
-        let b = cnd.as_bytes();
-        let before_ok = start == 0 || DELIMS.contains(&b[start - 1]);
-        let after_ok = end >= b.len() || DELIMS.contains(&b[end]);
+    while let Some(found) = memchr::memmem::find(&s[from.min(s.len())..], name.as_bytes()) {
+        let p = from + found;
+        let before = if p > i { s.get(p - 1) } else { out.last() };
+        let before_ok = before.is_none_or(|b| DELIMS.contains(b));
+        let mut end = p + name.len();
+        let after_ok = end >= s.len() || DELIMS.contains(&s[end]);
         if !(before_ok && after_ok) {
-            from = start + 1;
+            from = p + 1;
             continue;
         }
-        while start > 0 && BLANKS.contains(&b[start - 1]) {
-            start -= 1;
+        let sub = joined.get_or_insert_with(|| {
+            items
+                .iter()
+                .map(|i| quote_item(i))
+                .collect::<Vec<_>>()
+                .join(", ")
+        });
+        if out.len() + (s.len() - i) + sub.len() + 2 > limits::CONDITION_BYTES {
+            return None;
         }
-        while end < b.len() && BLANKS.contains(&b[end]) {
+        out.extend_from_slice(&s[i..p]);
+        while out.last().is_some_and(|b| BLANKS.contains(b)) {
+            out.pop();
+        }
+        while end < s.len() && BLANKS.contains(&s[end]) {
             end += 1;
         }
-        let sub = items
-            .iter()
-            .map(|i| quote_item(i))
-            .collect::<Vec<_>>()
-            .join(", ");
         if sub.is_empty() {
-            if start > 0 && b[start - 1] == b',' {
-                start -= 1;
-            } else if end < b.len() && b[end] == b',' {
+            if out.last() == Some(&b',') {
+                out.pop();
+            } else if s.get(end) == Some(&b',') {
                 end += 1;
             }
         }
-        let mut new = String::with_capacity(cnd.len() + sub.len());
-        if start > 0 {
-            new.push_str(&cnd[..start]);
-            new.push(' ');
+        let at_start = out.is_empty();
+        if !at_start {
+            out.push(b' ');
         }
-        new.push_str(&sub);
-        new.push(' ');
-        new.push_str(&cnd[end..]);
-        *cnd = new;
-        from = start + sub.len() + 2;
+        out.extend_from_slice(sub.as_bytes());
+        out.push(b' ');
+        i = end;
+        from = end + usize::from(at_start);
         used = true;
     }
-    used
+    if used {
+        out.extend_from_slice(&s[i..]);
+        // Cut only at ASCII bytes and match boundaries: still UTF-8.
+        *cnd = String::from_utf8(out)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+    }
+    Some(used)
 }
 
 fn is_list_op(op: &str) -> bool {
@@ -921,18 +1128,96 @@ impl CompiledFilter {
 mod tests {
     use super::*;
 
+    /// Falco's `resolve_list` as Falco writes it: replaces whole-word occurrences of `name` in
+    /// `cnd`; whether it did, or `None` when `cnd` would grow past
+    /// [`limits::CONDITION_BYTES`].
+    fn reference(cnd: &mut String, name: &str, items: &[String]) -> Option<bool> {
+        const BLANKS: &[u8] = b" \t\n\r";
+        const DELIMS: &[u8] = b" \t\n\r(),=";
+        if name.is_empty() {
+            return Some(false);
+        }
+        // Joined once, at the first occurrence.
+        let mut joined: Option<String> = None;
+        let mut used = false;
+        let mut from = 0;
+        while let Some(found) =
+            memchr::memmem::find(&cnd.as_bytes()[from.min(cnd.len())..], name.as_bytes())
+        {
+            let mut start = from + found;
+            let mut end = start + name.len();
+            let b = cnd.as_bytes();
+            let before_ok = start == 0 || DELIMS.contains(&b[start - 1]);
+            let after_ok = end >= b.len() || DELIMS.contains(&b[end]);
+            if !(before_ok && after_ok) {
+                from = start + 1;
+                continue;
+            }
+            while start > 0 && BLANKS.contains(&b[start - 1]) {
+                start -= 1;
+            }
+            while end < b.len() && BLANKS.contains(&b[end]) {
+                end += 1;
+            }
+            let sub = joined.get_or_insert_with(|| {
+                items
+                    .iter()
+                    .map(|i| quote_item(i))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            });
+            if cnd.len() + sub.len() + 2 > limits::CONDITION_BYTES {
+                return None;
+            }
+            if sub.is_empty() {
+                if start > 0 && b[start - 1] == b',' {
+                    start -= 1;
+                } else if end < b.len() && b[end] == b',' {
+                    end += 1;
+                }
+            }
+            let mut new = String::with_capacity(cnd.len() + sub.len());
+            if start > 0 {
+                new.push_str(&cnd[..start]);
+                new.push(' ');
+            }
+            new.push_str(sub);
+            new.push(' ');
+            new.push_str(&cnd[end..]);
+            *cnd = new;
+            from = start + sub.len() + 2;
+            used = true;
+        }
+        Some(used)
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn one_pass_substitution_is_falcos(
+            cnd in "[ab ,()=\té]{0,40}",
+            name in "[ab]{1,2}",
+            items in proptest::collection::vec("[ab ]{0,3}", 0..3),
+        ) {
+            let (mut x, mut y) = (cnd.clone(), cnd);
+            let a = resolve_list(&mut x, &name, &items);
+            let b = reference(&mut y, &name, &items);
+            proptest::prop_assert_eq!(a, b);
+            proptest::prop_assert_eq!(x, y);
+        }
+    }
+
     #[test]
     fn list_substitution_follows_falco() {
         let items = vec!["sh".to_owned(), "bash".to_owned(), "a b".to_owned()];
         let mut c = "proc.name in (shells) and x=shells_x".to_owned();
-        assert!(resolve_list(&mut c, "shells", &items));
+        assert_eq!(resolve_list(&mut c, "shells", &items), Some(true));
         assert_eq!(c, "proc.name in ( sh, bash, \"a b\" ) and x=shells_x");
         // Inside quotes (preceded by a quote) nothing happens.
         let mut c = "proc.name = 'shells'".to_owned();
-        assert!(!resolve_list(&mut c, "shells", &items));
+        assert_eq!(resolve_list(&mut c, "shells", &items), Some(false));
         // Empty lists remove a neighbouring comma.
         let mut c = "proc.name in (a, empty)".to_owned();
-        assert!(resolve_list(&mut c, "empty", &[]));
+        assert_eq!(resolve_list(&mut c, "empty", &[]), Some(true));
         assert_eq!(parser::parse(&c).unwrap().to_string(), "proc.name in (a)");
     }
 

@@ -3,8 +3,19 @@
 //! `yaml-rust2`'s own document type drops positions; rule errors need the
 //! line and column of every item and value, so this module builds its own
 //! small tree from the marked event stream.
+//!
+//! **Invariant (bounded expansion):** an alias is a copy of the node it
+//! names, so the tree is counted as it is built, copies included: at most
+//! [`limits::YAML_NODES`] nodes, [`limits::YAML_BYTES`] bytes of scalars and
+//! [`limits::YAML_DEPTH`] nested collections per file. The event that
+//! crosses a bound stops the build with an error at its line, naming the
+//! top-level item it is in; the rest of the file is parsed but not built.
+//! A billion-laughs chain stops at its first few levels.
 
 use std::collections::HashMap;
+
+use super::error::ItemKind;
+use super::limits;
 
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
 use yaml_rust2::scanner::{Marker, TScalarStyle};
@@ -81,6 +92,9 @@ pub struct YamlError {
     pub message: String,
     /// Where.
     pub mark: Mark,
+    /// The top-level item (`rule`, `macro` or `list` and its name) the error
+    /// is in, when known.
+    pub item: Option<(ItemKind, String)>,
 }
 
 /// Parses every document of `text`.
@@ -122,12 +136,10 @@ fn parse_strict(text: &str) -> Result<Vec<Node>, YamlError> {
     parser.load(&mut builder, true).map_err(|e| YamlError {
         message: e.info().to_owned(),
         mark: mark(*e.marker()),
+        item: None,
     })?;
-    if let Some(message) = builder.error {
-        return Err(YamlError {
-            message,
-            mark: builder.error_mark,
-        });
+    if let Some(e) = builder.error {
+        return Err(e);
     }
     Ok(builder.docs)
 }
@@ -139,24 +151,95 @@ fn mark(m: Marker) -> Mark {
     }
 }
 
+/// An open collection: the node, a pending map key, its anchor, and the
+/// node and byte counts when it opened.
+struct Open {
+    node: Node,
+    pending: Option<Node>,
+    anchor: usize,
+    nodes: usize,
+    bytes: usize,
+}
+
 #[derive(Default)]
 struct Builder {
     docs: Vec<Node>,
-    /// Open collections: the node and, for maps, a pending key.
-    stack: Vec<(Node, Option<Node>, usize)>,
-    anchors: HashMap<usize, Node>,
-    error: Option<String>,
-    error_mark: Mark,
+    stack: Vec<Open>,
+    /// Anchored nodes with their node and byte counts.
+    anchors: HashMap<usize, (Node, usize, usize)>,
+    /// Nodes and scalar bytes built so far, alias copies included.
+    nodes: usize,
+    bytes: usize,
+    error: Option<YamlError>,
 }
 
 impl Builder {
-    fn push_value(&mut self, node: Node, anchor: usize) {
-        if anchor > 0 {
-            self.anchors.insert(anchor, node.clone());
+    /// Counts `nodes` and `bytes` more; false (and the error set) past a bound.
+    fn charge(&mut self, nodes: usize, bytes: usize, mark: Mark) -> bool {
+        self.nodes = self.nodes.saturating_add(nodes);
+        self.bytes = self.bytes.saturating_add(bytes);
+        let message = if self.nodes > limits::YAML_NODES {
+            format!(
+                "the file expands to more than {} yaml nodes (aliases count as copies)",
+                limits::YAML_NODES
+            )
+        } else if self.bytes > limits::YAML_BYTES {
+            format!(
+                "the file expands to more than {} MiB of yaml text (aliases count as copies)",
+                limits::YAML_BYTES >> 20
+            )
+        } else if self.stack.len() > limits::YAML_DEPTH {
+            format!("yaml nested deeper than {} collections", limits::YAML_DEPTH)
+        } else {
+            return true;
+        };
+        self.fail(message, mark);
+        false
+    }
+
+    fn fail(&mut self, message: String, mark: Mark) {
+        if self.error.is_none() {
+            let item = self.current_item();
+            self.error = Some(YamlError {
+                message,
+                mark,
+                item,
+            });
+        }
+    }
+
+    /// The top-level item being built: the mapping just inside the
+    /// document's sequence, if it already has its `rule`/`macro`/`list` key.
+    fn current_item(&self) -> Option<(ItemKind, String)> {
+        let open = self.stack.get(1)?;
+        let Kind::Map(entries) = &open.node.kind else {
+            return None;
+        };
+        entries.iter().find_map(|(k, v)| {
+            let kind = match k.as_str()? {
+                "rule" => ItemKind::Rule,
+                "macro" => ItemKind::Macro,
+                "list" => ItemKind::List,
+                _ => return None,
+            };
+            Some((kind, v.as_str()?.to_owned()))
+        })
+    }
+
+    fn push_value(&mut self, node: Node, anchor: usize, counts: (usize, usize)) {
+        // The anchor's copy is counted too, so nested anchors cannot
+        // multiply the tree unseen.
+        if anchor > 0 && self.charge(counts.0, counts.1, node.mark) {
+            self.anchors
+                .insert(anchor, (node.clone(), counts.0, counts.1));
         }
         match self.stack.last_mut() {
             None => self.docs.push(node),
-            Some((parent, pending, _)) => match &mut parent.kind {
+            Some(Open {
+                node: parent,
+                pending,
+                ..
+            }) => match &mut parent.kind {
                 Kind::Seq(items) => items.push(node),
                 Kind::Map(entries) => match pending.take() {
                     None => {
@@ -177,47 +260,58 @@ impl Builder {
 
 impl MarkedEventReceiver for Builder {
     fn on_event(&mut self, ev: Event, m: Marker) {
+        if self.error.is_some() {
+            return;
+        }
         let mark = mark(m);
         match ev {
             Event::Scalar(value, style, anchor, _) => {
                 let plain = style == TScalarStyle::Plain;
-                self.push_value(
-                    Node {
-                        kind: Kind::Scalar(value, plain),
-                        mark,
-                    },
-                    anchor,
-                );
-            }
-            Event::SequenceStart(anchor, _) => self.stack.push((
-                Node {
-                    kind: Kind::Seq(Vec::new()),
-                    mark,
-                },
-                None,
-                anchor,
-            )),
-            Event::MappingStart(anchor, _) => self.stack.push((
-                Node {
-                    kind: Kind::Map(Vec::new()),
-                    mark,
-                },
-                None,
-                anchor,
-            )),
-            Event::SequenceEnd | Event::MappingEnd => {
-                if let Some((node, _, anchor)) = self.stack.pop() {
-                    self.push_value(node, anchor);
+                if self.charge(1, value.len(), mark) {
+                    let counts = (1, value.len());
+                    self.push_value(
+                        Node {
+                            kind: Kind::Scalar(value, plain),
+                            mark,
+                        },
+                        anchor,
+                        counts,
+                    );
                 }
             }
-            Event::Alias(id) => match self.anchors.get(&id).cloned() {
-                Some(node) => self.push_value(node, 0),
-                None => {
-                    if self.error.is_none() {
-                        self.error = Some("unknown alias".into());
-                        self.error_mark = mark;
+            Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
+                let kind = if matches!(ev, Event::SequenceStart(..)) {
+                    Kind::Seq(Vec::new())
+                } else {
+                    Kind::Map(Vec::new())
+                };
+                let open = Open {
+                    node: Node { kind, mark },
+                    pending: None,
+                    anchor,
+                    nodes: self.nodes,
+                    bytes: self.bytes,
+                };
+                self.stack.push(open);
+                self.charge(1, 0, mark);
+            }
+            Event::SequenceEnd | Event::MappingEnd => {
+                if let Some(open) = self.stack.pop() {
+                    let counts = (self.nodes - open.nodes, self.bytes - open.bytes);
+                    self.push_value(open.node, open.anchor, counts);
+                }
+            }
+            Event::Alias(id) => match self.anchors.get(&id).map(|a| (a.1, a.2)) {
+                // Charged before the copy is made.
+                Some(counts) => {
+                    if self.charge(counts.0, counts.1, mark)
+                        && let Some((node, ..)) = self.anchors.get(&id)
+                    {
+                        let node = node.clone();
+                        self.push_value(node, 0, counts);
                     }
                 }
+                None => self.fail("unknown alias".into(), mark),
             },
             Event::Nothing
             | Event::StreamStart
