@@ -109,8 +109,9 @@ pub struct TraceReader {
     locations: Vec<ChunkLocation>,
     notices: Vec<ReadError>,
     manifest: Option<(PathBuf, Manifest)>,
-    /// The hash every readable index records for each (trace id, seq).
-    known_hashes: HashMap<([u8; 16], u64), [u8; 32]>,
+    /// The hash every readable index records for each (trace id, seq);
+    /// `None` where indexes disagree (then none is believed).
+    known_hashes: HashMap<([u8; 16], u64), Option<[u8; 32]>>,
     /// Held while a chunk claiming over [`LARGE_CHUNK_LEN`] decompresses.
     large: Mutex<()>,
 }
@@ -476,7 +477,10 @@ impl TraceReader {
                 file.lost_events = info.lost_events;
                 if let Some(id) = info.trace_id {
                     for (seq, hash) in info.hashes() {
-                        self.known_hashes.entry((id, seq)).or_insert(hash);
+                        let known = self.known_hashes.entry((id, seq)).or_insert(Some(hash));
+                        if *known != Some(hash) {
+                            *known = None;
+                        }
                     }
                 }
                 match index::check_against_frames(&*file.source, &info) {
@@ -598,9 +602,12 @@ impl TraceReader {
         let known = self
             .known_hashes
             .get(&(chunk.info().trace_id, chunk.seq()))
-            .copied();
+            .copied()
+            .flatten();
         match &loc.expected {
-            Some(exp) if chunk.seq() == exp.seq && chunk.hash() == exp.hash => {}
+            // Exactly what the index recorded (even if the index's seq for
+            // it is damaged: the hash covers the chunk's own seq).
+            Some(exp) if chunk.hash() == exp.hash => {}
             // Chunks moved within the file (equal lengths swapped): intact
             // if the index knows them as they are; the chain reports the
             // order.
