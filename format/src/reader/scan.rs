@@ -30,11 +30,19 @@ pub(crate) fn scan(src: &dyn Source, len: u64) -> Scan {
         let walked = walk_frame(src, off);
         if let Ok(f) = &walked {
             match f.kind {
-                // The index, ending the file.
+                // The index, ending the file, unless frames were moved into
+                // it: then it is damage, up to the first of them.
                 FrameKind::Skippable { magic }
                     if magic == INDEX_FRAME_MAGIC && off + f.len == len =>
                 {
-                    break;
+                    match next_frame_start(src, off + 8, len) {
+                        Some(next) => {
+                            extents.push((off, next - off));
+                            off = next;
+                            continue;
+                        }
+                        None => break,
+                    }
                 }
                 FrameKind::Skippable { .. } => {
                     // Damage: up to the next frame magic inside or after it.
