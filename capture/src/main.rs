@@ -41,7 +41,7 @@ fn main() -> ExitCode {
                     );
                 } else {
                     eprintln!(
-                        "capture: {} events in {} chunks could not be written; gap markers in the trace record {} of them, the other {} are recorded nowhere but here and, if it could be written, in the last segment's index (no chunk could be written after the loss)",
+                        "capture: {} events in {} chunks could not be written; gap markers in the trace record {} of them, the other {} are in no gap marker (no chunk could be written after they were lost; the trace's index records them only if it could be written)",
                         s.lost_events,
                         s.lost_chunks,
                         s.lost_events.saturating_sub(s.unrecorded_events),
