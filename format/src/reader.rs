@@ -24,10 +24,10 @@
 //!
 //! **Invariant: bounded memory.** A chunk is at most [`MAX_CHUNK_LEN`]
 //! decompressed; a frame claiming more than [`MAX_RATIO`] times its
-//! compressed size is refused unread; output grows as a frame really
-//! decodes (never allocated from its claim beyond [`LARGE_CHUNK_LEN`]), and
-//! chunks claiming more than [`LARGE_CHUNK_LEN`] are decompressed one at a
-//! time. So N threads decompressing hold at most
+//! compressed size is refused unread; memory is committed as a frame really
+//! decodes (a claim beyond [`LARGE_CHUNK_LEN`] is streamed, never
+//! allocated), and chunks claiming more than [`LARGE_CHUNK_LEN`] are
+//! decompressed one at a time. So N threads decompressing hold at most
 //! N x `LARGE_CHUNK_LEN` + `MAX_CHUNK_LEN` (+ the compressed frames).
 
 mod file;
@@ -655,11 +655,24 @@ impl TraceReader {
     }
 }
 
-/// Decompresses one frame that claims `claimed` bytes: output grows as the
-/// frame really decodes (so a damaged frame costs what it yields before
-/// failing, not its claim), and must come to exactly the claim.
+/// Decompresses one frame that claims `claimed` bytes, which must come to
+/// exactly the claim. Up to [`LARGE_CHUNK_LEN`], in one call into a buffer
+/// of the claimed size (memory is committed only as output is written);
+/// beyond, streamed: output grows as the frame really decodes, so a
+/// damaged frame costs what it yields before failing, not its claim.
 fn decompress_bounded(frame: &[u8], claimed: u64) -> Result<Vec<u8>, String> {
     use std::io::Read;
+    if claimed <= LARGE_CHUNK_LEN {
+        return zstd::bulk::decompress(frame, claimed as usize)
+            .map_err(|e| format!("decompression failed: {e}"))
+            .and_then(|out| match out.len() as u64 == claimed {
+                true => Ok(out),
+                false => Err(format!(
+                    "the frame decompresses to {} bytes, its header claims {claimed}",
+                    out.len()
+                )),
+            });
+    }
     let fail = |e: std::io::Error| format!("decompression failed: {e}");
     let mut d = zstd::stream::read::Decoder::with_buffer(frame)
         .map_err(fail)?
