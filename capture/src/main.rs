@@ -35,10 +35,20 @@ fn main() -> ExitCode {
             if let Some(s) = &report.summary
                 && s.lost_events > 0
             {
-                eprintln!(
-                    "capture: {} events in {} chunks could not be written (recorded in the trace as gap markers)",
-                    s.lost_events, s.lost_chunks
-                );
+                if s.unrecorded_events == 0 {
+                    eprintln!(
+                        "capture: {} events in {} chunks could not be written (recorded in the trace as gap markers)",
+                        s.lost_events, s.lost_chunks
+                    );
+                } else {
+                    eprintln!(
+                        "capture: {} events in {} chunks could not be written; gap markers in the trace record {} of them, the other {} are in no gap marker (no chunk could be written after they were lost; the trace's index records them only if it could be written)",
+                        s.lost_events,
+                        s.lost_chunks,
+                        s.lost_events.saturating_sub(s.unrecorded_events),
+                        s.unrecorded_events
+                    );
+                }
             }
             // What could not be shipped is reported even with -q.
             if let Some(ship) = &report.ship

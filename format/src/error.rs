@@ -2,8 +2,11 @@
 //!
 //! A [`ReadError`] says what is wrong, where, and whether reading can go on:
 //! corrupt chunks, hash-chain breaks and missing chunks are reported and the
-//! reader continues with the next chunk; only errors that make a whole file
-//! unreadable (not a trace, unsupported version, I/O) stop it.
+//! reader continues with the next chunk. Errors that make one file
+//! unreadable (not a trace, not a regular file, unsupported version, I/O)
+//! cost that file: in a trace of several segments the others are read, and
+//! the error is reported as a problem; only a trace with no readable file
+//! at all fails to open.
 
 use std::path::PathBuf;
 
@@ -18,6 +21,12 @@ pub enum ReadError {
     },
     #[error("`{path}` is not a sysrec trace: {reason}")]
     NotATrace { path: PathBuf, reason: String },
+    #[error("`{path}` is {what}, not a regular file: it is not read")]
+    NotRegularFile { path: PathBuf, what: &'static str },
+    #[error(
+        "`{path}`: its 24-byte file header is damaged ({reason}); its chunks are read and checked one by one"
+    )]
+    DamagedHeader { path: PathBuf, reason: String },
     #[error(
         "`{path}` was written in trace format version {found}, this build reads up to version {supported}: use a newer replay"
     )]
@@ -87,9 +96,104 @@ impl ReadError {
             self,
             ReadError::Io { .. }
                 | ReadError::NotATrace { .. }
+                | ReadError::NotRegularFile { .. }
                 | ReadError::UnsupportedVersion { .. }
                 | ReadError::NotFound { .. }
         )
+    }
+}
+
+impl ReadError {
+    /// A copy (`io::Error` is not `Clone`: an I/O error is re-made from its
+    /// kind and text).
+    pub fn duplicate(&self) -> ReadError {
+        use ReadError as E;
+        match self {
+            E::Io { path, source } => E::Io {
+                path: path.clone(),
+                source: std::io::Error::new(source.kind(), source.to_string()),
+            },
+            E::NotATrace { path, reason } => E::NotATrace {
+                path: path.clone(),
+                reason: reason.clone(),
+            },
+            E::NotRegularFile { path, what } => E::NotRegularFile {
+                path: path.clone(),
+                what,
+            },
+            E::DamagedHeader { path, reason } => E::DamagedHeader {
+                path: path.clone(),
+                reason: reason.clone(),
+            },
+            E::UnsupportedVersion {
+                path,
+                found,
+                supported,
+            } => E::UnsupportedVersion {
+                path: path.clone(),
+                found: *found,
+                supported: *supported,
+            },
+            E::Truncated {
+                path,
+                offset,
+                lost_bytes,
+            } => E::Truncated {
+                path: path.clone(),
+                offset: *offset,
+                lost_bytes: *lost_bytes,
+            },
+            E::NoIndex { path, reason } => E::NoIndex {
+                path: path.clone(),
+                reason: reason.clone(),
+            },
+            E::CorruptChunk {
+                path,
+                seq,
+                offset,
+                reason,
+            } => E::CorruptChunk {
+                path: path.clone(),
+                seq: *seq,
+                offset: *offset,
+                reason: reason.clone(),
+            },
+            E::HashMismatch { path, seq, offset } => E::HashMismatch {
+                path: path.clone(),
+                seq: *seq,
+                offset: *offset,
+            },
+            E::ChainBreak { seq, prev_seq } => E::ChainBreak {
+                seq: *seq,
+                prev_seq: *prev_seq,
+            },
+            E::OutOfOrder { seq, prev_seq } => E::OutOfOrder {
+                seq: *seq,
+                prev_seq: *prev_seq,
+            },
+            E::Unfinished { path } => E::Unfinished { path: path.clone() },
+            E::MissingChunks { first, last } => E::MissingChunks {
+                first: *first,
+                last: *last,
+            },
+            E::ForeignChunk {
+                seq,
+                found,
+                expected,
+            } => E::ForeignChunk {
+                seq: *seq,
+                found: found.clone(),
+                expected: expected.clone(),
+            },
+            E::Manifest { path, reason } => E::Manifest {
+                path: path.clone(),
+                reason: reason.clone(),
+            },
+            E::NotFound { path, reason } => E::NotFound {
+                path: path.clone(),
+                reason: reason.clone(),
+            },
+        }
     }
 }
 

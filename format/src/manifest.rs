@@ -5,13 +5,15 @@
 //! atomically (temporary file + rename) each time a segment closes, so it
 //! always lists exactly the closed segments. `complete` is set when the trace
 //! was closed normally.
+//!
+//! Readers tolerate fields they do not know (a newer writer may add some),
+//! and fields added later default when absent.
 
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Manifest {
     pub format_version: u32,
     /// The trace id, as a hyphenated UUID.
@@ -20,10 +22,16 @@ pub struct Manifest {
     /// True once the writer closed the trace; false while recording or after
     /// a crash.
     pub complete: bool,
+    /// Chunks, and the events in them, that could not be written (a full
+    /// disk or spool) so far; each loss is also a gap marker in the next
+    /// chunk written, when one could be.
+    #[serde(default)]
+    pub lost_chunks: u64,
+    #[serde(default)]
+    pub lost_events: u64,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct SegmentEntry {
     /// Position of the segment in the trace, from 0.
     pub index: u32,

@@ -1,6 +1,13 @@
 //! Integrity verification of archived traces: every chunk decompressed,
 //! verified and hashed, the hash chain walked, index entries and the
 //! manifest's per-segment sizes and SHA-256s checked.
+//!
+//! Losses are counted from both records the writer keeps: the gap markers
+//! in the chunks read ([`VerifyReport::gap_events`]) and the counts in the
+//! segments' indexes and the manifest ([`VerifyReport::lost_events`]). They
+//! agree with capture's exit summary when every loss reached the disk.
+
+use std::collections::{HashMap, HashSet};
 
 use sha2::{Digest, Sha256};
 
@@ -18,6 +25,13 @@ pub struct VerifyReport {
     /// Wall-clock ns of the first and last event of the intact chunks.
     pub first_wall_ns: Option<u64>,
     pub last_wall_ns: Option<u64>,
+    /// Gap markers in the intact chunks, and the lost events they name.
+    pub gap_markers: u64,
+    pub gap_events: u64,
+    /// Chunks and events the writer recorded as lost, from the indexes (or
+    /// the manifest, when it records more).
+    pub lost_chunks: u64,
+    pub lost_events: u64,
     /// Every problem, in the order met. Empty means the trace is intact.
     pub problems: Vec<ReadError>,
 }
@@ -41,6 +55,14 @@ pub fn verify(reader: &TraceReader) -> VerifyReport {
                 report.trace_id.get_or_insert(info.trace_id);
                 report.chunks += 1;
                 report.events += u64::from(info.event_count);
+                for ev in c.events() {
+                    if let Some(m) = ev.body_as_marker()
+                        && m.kind() == crate::fb::MarkerKind::Gap
+                    {
+                        report.gap_markers += 1;
+                        report.gap_events += m.count();
+                    }
+                }
                 if info.event_count > 0 {
                     let (first, last) = (info.wall_ns(info.first_ts), info.wall_ns(info.last_ts));
                     report.first_wall_ns =
@@ -51,13 +73,26 @@ pub fn verify(reader: &TraceReader) -> VerifyReport {
             Err(e) => report.problems.push(e),
         }
     }
+    report.lost_chunks = reader.segments().iter().map(|s| s.lost_chunks).sum();
+    report.lost_events = reader.segments().iter().map(|s| s.lost_events).sum();
+    if let Some((_, m)) = reader.manifest()
+        && (m.lost_chunks, m.lost_events) > (report.lost_chunks, report.lost_events)
+    {
+        report.lost_chunks = m.lost_chunks;
+        report.lost_events = m.lost_events;
+    }
     if let Some((path, manifest)) = reader.manifest() {
+        let by_name: HashMap<String, &crate::reader::SegmentFile> = reader
+            .segments()
+            .iter()
+            .filter_map(|s| Some((s.path.file_name()?.to_string_lossy().into_owned(), s)))
+            .collect();
+        let mut seen = HashSet::new();
         for entry in &manifest.segments {
-            let Some(seg) = reader.segments().iter().find(|s| {
-                s.path
-                    .file_name()
-                    .is_some_and(|n| n.to_string_lossy() == entry.file)
-            }) else {
+            if !seen.insert(entry.file.as_str()) {
+                continue; // listed twice: reported when opening
+            }
+            let Some(seg) = by_name.get(&entry.file) else {
                 continue; // already reported as unreadable when opening
             };
             let problem = |reason: String| ReadError::Manifest {

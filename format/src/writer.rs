@@ -15,9 +15,15 @@
 //!   is pushed, so callers must push an event *before* applying it to their
 //!   state.
 //! - **Invariant: nothing is lost silently.** When the background thread
-//!   cannot write a chunk (disk full), it truncates the file back to its last
-//!   good chunk and counts the loss; the next chunk starts with a `Gap`
-//!   marker saying how many events were lost and why.
+//!   cannot write a chunk (disk full), it cuts the file back to its last
+//!   good chunk (every write goes to an explicit offset, so nothing lands
+//!   after a hole) and counts the loss. The producer puts a `Gap` marker
+//!   naming the count into the next chunk it sends; if that chunk is lost
+//!   too, its marker's count is handed back and carried into the next one,
+//!   until a chunk carrying it reaches the disk. Each segment's index (and
+//!   the manifest) records the loss too. `finish` waits for the last
+//!   chunks' fate and retries the marker a few times; what no marker on
+//!   disk records is [`WriteSummary::unrecorded_events`].
 //! - The hash chain: chunk N's header carries the SHA-256 of chunk N-1's
 //!   bytes. The background thread hashes chunk N-1 before compressing it and
 //!   sends the hash back; the producer waits for it only when it finishes
@@ -111,16 +117,26 @@ pub struct WriteSummary {
     pub manifest: Option<PathBuf>,
     /// Bytes written to disk, all segments together.
     pub bytes: u64,
-    /// Events and chunks lost to write errors (each recorded as a gap).
+    /// Events and chunks lost to write errors (gap markers not counted as
+    /// events).
     pub lost_events: u64,
     pub lost_chunks: u64,
+    /// Of `lost_events`, those that no gap marker written to disk records
+    /// (no chunk could be written after the loss). 0 when every loss is in
+    /// the trace as a gap marker.
+    pub unrecorded_events: u64,
 }
 
 /// Losses the background thread reports to the producer.
 #[derive(Default)]
 pub(crate) struct Losses {
+    /// Events (gap markers not counted) and chunks lost so far.
     events: AtomicU64,
     chunks: AtomicU64,
+    /// Lost events that no gap marker in a chunk handed to the background
+    /// thread covers: the producer takes them (`swap(0)`) into its next
+    /// marker; a lost chunk gives back what its markers covered.
+    unclaimed: AtomicU64,
     last_error: std::sync::Mutex<String>,
 }
 
@@ -134,12 +150,17 @@ pub(crate) struct FinishedChunk {
     last_wall_ns: u64,
     first_ts: u64,
     last_ts: u64,
+    /// Gap markers among the events, and the lost events they name.
+    gap_markers: u32,
+    gap_events: u64,
     hash_tx: SyncSender<[u8; 32]>,
 }
 
 pub(crate) enum Msg {
     Chunk(FinishedChunk),
     Tick,
+    /// Answered once every message before it was handled.
+    Sync(SyncSender<()>),
     Finish,
 }
 
@@ -151,6 +172,8 @@ struct OpenChunk {
     wall_anchor: u64,
     mono_anchor: u64,
     opened: Instant,
+    gap_markers: u32,
+    gap_events: u64,
 }
 
 enum PrevHash {
@@ -172,9 +195,12 @@ pub struct TraceWriter {
     tx: Option<SyncSender<Msg>>,
     thread: Option<JoinHandle<Result<WriteSummary, WriteError>>>,
     losses: Arc<Losses>,
-    reported_lost: u64,
     since_clock_check: u32,
 }
+
+/// How often `finish` tries to write a chunk holding the gap marker of a
+/// loss met at the very end.
+pub const FINISH_GAP_TRIES: usize = 3;
 
 /// Reads CLOCK_REALTIME and CLOCK_MONOTONIC together, in ns.
 pub use crate::clock::now as clock_now;
@@ -229,7 +255,6 @@ impl TraceWriter {
             tx: Some(tx),
             thread: Some(thread),
             losses,
-            reported_lost: 0,
             since_clock_check: 0,
         })
     }
@@ -242,19 +267,24 @@ impl TraceWriter {
     /// Appends one event. Opens a chunk (taking a snapshot from `state`) if
     /// none is open, and closes it when it is full or old.
     pub fn push(&mut self, ev: &Event, state: &dyn SnapshotSource) -> Result<(), WriteError> {
-        let lost = self.losses.events.load(Ordering::Relaxed);
-        if lost != self.reported_lost {
-            self.push_gap(ev.ts, lost, state)?;
-        }
+        self.push_gap(ev.ts, state)?;
         self.push_one(ev, state)
     }
 
-    fn push_gap(
-        &mut self,
-        ts: u64,
-        lost: u64,
-        state: &dyn SnapshotSource,
-    ) -> Result<(), WriteError> {
+    /// Events lost so far (gap markers not counted).
+    pub fn lost_events(&self) -> u64 {
+        self.losses.events.load(Ordering::Relaxed)
+    }
+
+    /// Puts the losses no marker covers yet into a gap marker.
+    fn push_gap(&mut self, ts: u64, state: &dyn SnapshotSource) -> Result<(), WriteError> {
+        if self.losses.unclaimed.load(Ordering::Relaxed) == 0 {
+            return Ok(());
+        }
+        let lost = self.losses.unclaimed.swap(0, Ordering::AcqRel);
+        if lost == 0 {
+            return Ok(());
+        }
         let reason = self
             .losses
             .last_error
@@ -267,11 +297,17 @@ impl TraceWriter {
             pid: 0,
             body: EventBody::Marker(Marker {
                 kind: MarkerKind::Gap,
-                count: lost - self.reported_lost,
+                count: lost,
                 message: format!("events lost: the trace could not be written: {reason}"),
             }),
         };
-        self.reported_lost = lost;
+        if self.open.is_none() {
+            self.open_chunk(ts, state);
+        }
+        if let Some(open) = &mut self.open {
+            open.gap_markers += 1;
+            open.gap_events += lost;
+        }
         self.push_one(&gap, state)
     }
 
@@ -307,10 +343,9 @@ impl TraceWriter {
         if self.chunk_is_old() {
             self.close_chunk()?;
         }
-        let lost = self.losses.events.load(Ordering::Relaxed);
-        if lost != self.reported_lost {
+        if self.losses.unclaimed.load(Ordering::Relaxed) != 0 {
             let (_, mono) = clock_now();
-            self.push_gap(mono, lost, state)?;
+            self.push_gap(mono, state)?;
         }
         self.send(Msg::Tick)
     }
@@ -322,7 +357,23 @@ impl TraceWriter {
 
     /// Closes the trace: the last chunk, the index, the rename of the
     /// `.partial` file and the manifest.
+    ///
+    /// A loss the background thread reports only now (the last chunks did
+    /// not fit) gets a chunk of its own holding the gap marker (with an
+    /// empty snapshot: it has no other events); that is tried
+    /// [`FINISH_GAP_TRIES`] times.
     pub fn finish(mut self) -> Result<WriteSummary, WriteError> {
+        for _ in 0..FINISH_GAP_TRIES {
+            self.close_chunk()?;
+            let (tx, rx) = sync_channel(1);
+            self.send(Msg::Sync(tx))?;
+            rx.recv().map_err(|_| WriteError::WriterGone)?;
+            if self.losses.unclaimed.load(Ordering::Relaxed) == 0 {
+                break;
+            }
+            let (_, mono) = clock_now();
+            self.push_gap(mono, &Snapshot::default())?;
+        }
         self.close_chunk()?;
         self.send(Msg::Finish)?;
         self.tx = None;
@@ -355,6 +406,8 @@ impl TraceWriter {
             wall_anchor,
             mono_anchor,
             opened: Instant::now(),
+            gap_markers: 0,
+            gap_events: 0,
         });
     }
 
@@ -411,6 +464,8 @@ impl TraceWriter {
             last_wall_ns: wall(open.last_ts),
             first_ts: open.first_ts,
             last_ts: open.last_ts,
+            gap_markers: open.gap_markers,
+            gap_events: open.gap_events,
             hash_tx,
         };
         self.seq += 1;

@@ -7,6 +7,13 @@
 //! segment objects it does not list (uploaded from a crashed run before its
 //! manifest), as `TraceReader` does with a local directory. Segments are
 //! read by ranged GETs ([`ObjectSource`]); nothing is downloaded whole.
+//!
+//! **Damage is local here too.** Under a folder of several traces, a trace
+//! folder that cannot be listed (a key the client refuses, such as one
+//! holding a `..` segment) or holds no readable segment (junk objects) is
+//! one trace whose only content is that problem: the others are read. A
+//! segment listed twice in a manifest is read once. Only transient store
+//! errors (the store did not answer) fail the whole URL.
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
@@ -17,7 +24,7 @@ use trace_format::manifest::Manifest;
 use trace_format::{ReadError, TraceReader};
 
 use crate::client::{Client, Listing};
-use crate::error::S3Error;
+use crate::error::{Failure, S3Error};
 use crate::keys::{MANIFEST, parse_segment_name};
 use crate::source::ObjectSource;
 use crate::url::S3Url;
@@ -80,9 +87,15 @@ pub fn open(client: &Arc<Client>, url: &S3Url) -> Result<Vec<OpenedTrace>, S3Err
     }
     let mut out = Vec::new();
     for sub in &listing.folders {
-        let l = client.list(sub)?;
-        if holds_trace(&l) {
-            out.push(open_folder(client, bucket, sub, &l)?);
+        let opened = client.list(sub).and_then(|l| match holds_trace(&l) {
+            true => open_folder(client, bucket, sub, &l).map(Some),
+            false => Ok(None),
+        });
+        match opened {
+            Ok(Some(t)) => out.push(t),
+            Ok(None) => {}
+            Err(e) if e.failure() == Failure::Transient => return Err(e),
+            Err(e) => out.push(unreadable(&format!("s3://{bucket}/{sub}"), e)?),
         }
     }
     if out.is_empty() {
@@ -91,6 +104,22 @@ pub fn open(client: &Arc<Client>, url: &S3Url) -> Result<Vec<OpenedTrace>, S3Err
         });
     }
     Ok(out)
+}
+
+/// A trace folder that could not be opened, as a trace whose only content
+/// is that problem.
+fn unreadable(url: &str, e: S3Error) -> Result<OpenedTrace, S3Error> {
+    let problem = match e {
+        S3Error::Read(r) => r,
+        other => ReadError::Io {
+            path: PathBuf::from(url),
+            source: std::io::Error::other(other),
+        },
+    };
+    Ok(OpenedTrace {
+        url: url.trim_end_matches('/').to_string(),
+        reader: TraceReader::from_sources(Vec::new(), None)?.with_notices(vec![problem]),
+    })
 }
 
 fn open_folder(
@@ -130,7 +159,13 @@ fn open_folder(
     let mut listed = HashSet::new();
     if let Some((path, m)) = &manifest {
         for seg in &m.segments {
-            listed.insert(seg.file.as_str());
+            if !listed.insert(seg.file.as_str()) {
+                notices.push(ReadError::Manifest {
+                    path: path.clone(),
+                    reason: format!("segment `{}` is listed more than once; read once", seg.file),
+                });
+                continue;
+            }
             if objects.contains_key(seg.file.as_str()) {
                 order.push(seg.file.as_str());
             } else {
@@ -153,17 +188,28 @@ fn open_folder(
     extra.sort();
     order.extend(extra.into_iter().map(|(_, n)| n));
     let mut sources = Vec::new();
-    let mut objs = Vec::new();
+    let mut objs = BTreeMap::new();
     for n in order {
         if let Some((key, size)) = objects.get(n) {
             let src = Arc::new(ObjectSource::new(client.clone(), key.to_string(), *size));
-            objs.push(src.clone());
+            objs.insert(PathBuf::from(url_of(key)), src.clone());
             sources.push((PathBuf::from(url_of(key)), src as Arc<dyn Source>));
         }
     }
-    let reader = TraceReader::from_sources(sources, manifest)?.with_notices(notices);
-    // Now that the chunks are located, let each segment read ahead.
-    for (i, src) in objs.into_iter().enumerate() {
+    let reader = match TraceReader::from_sources(sources, manifest) {
+        Ok(r) => r.with_notices(notices),
+        // No segment is readable: the folder is one problem.
+        Err(e) => {
+            notices.push(e);
+            TraceReader::from_sources(Vec::new(), None)?.with_notices(notices)
+        }
+    };
+    // Now that the chunks are located, let each segment read ahead (the
+    // reader numbers only the segments it could open).
+    for (i, seg) in reader.segments().iter().enumerate() {
+        let Some(src) = objs.get(&seg.path) else {
+            continue;
+        };
         let extents: Vec<(u64, u64)> = reader
             .locations()
             .iter()

@@ -780,3 +780,88 @@ fn rules_give_the_same_alerts_from_s3_as_from_local_files() {
     assert!(local.lines().count() > 100);
     assert_eq!(local, s3);
 }
+
+/// PUTs `body` as the literal `key` (no client path encoding, so a key may
+/// hold `..`), straight to moto, which takes unsigned requests.
+fn raw_put(moto: &Moto, bucket: &str, key: &str, body: &[u8]) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", moto.port)).unwrap();
+    let head = format!(
+        "PUT /{bucket}/{key} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        moto.port,
+        body.len()
+    );
+    s.write_all(head.as_bytes()).unwrap();
+    s.write_all(body).unwrap();
+    let mut answer = String::new();
+    let _ = s.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}
+
+#[test]
+fn junk_under_a_sibling_trace_id_costs_only_itself() {
+    if !require_moto() {
+        return;
+    }
+    let moto = Moto::start();
+    moto.create_bucket("bkt");
+    // One good trace of several segments, uploaded as capture names them.
+    let dir = tempfile::tempdir().unwrap();
+    let mut w = trace_format::TraceWriter::create(
+        &dir.path().join("t.zst"),
+        trace_format::WriterOptions {
+            chunk_bytes: 2048,
+            rotate_bytes: Some(4000),
+            ..trace_format::WriterOptions::default()
+        },
+        trace_format::model::TraceMeta::default(),
+    )
+    .unwrap();
+    for i in 0..600u64 {
+        let ev = trace_format::model::Event {
+            ts: 1_000 + i,
+            tid: 7,
+            pid: 7,
+            body: trace_format::model::EventBody::Syscall(trace_format::model::SyscallEvent {
+                id: 0,
+                args: vec![3, i, 80],
+                ret: 80,
+                ..Default::default()
+            }),
+        };
+        w.push(&ev, &trace_format::model::Snapshot::default())
+            .unwrap();
+    }
+    let summary = w.finish().unwrap();
+    let client = moto.client("bkt");
+    let mut m =
+        Manifest::from_json(&std::fs::read_to_string(summary.manifest.as_ref().unwrap()).unwrap())
+            .unwrap();
+    for s in &mut m.segments {
+        let name = sysrec_s3::keys::segment_name(s.index);
+        client
+            .put_file(&format!("p/good/{name}"), &dir.path().join(&s.file))
+            .unwrap();
+        s.file = name;
+    }
+    client
+        .put("p/good/manifest.json", m.to_json().into_bytes().into())
+        .unwrap();
+    // A junk object where a sibling trace's segment would be, and a key
+    // with a `..` segment under another.
+    client
+        .put("p/junk/000000.zst", b"not a trace at all".to_vec().into())
+        .unwrap();
+    raw_put(&moto, "bkt", "p/dots/../000000.zst", b"dots");
+    let v = replay(&moto.endpoint(), &["verify", "s3://bkt/p/"]);
+    let out = String::from_utf8_lossy(&v.stdout).into_owned() + &stderr(&v);
+    assert_eq!(v.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains(&format!("{} intact chunk(s)", summary.chunks)),
+        "the good trace is read whole: {out}"
+    );
+    assert!(out.contains("p/junk"), "{out}");
+    assert!(out.contains("p/dots"), "{out}");
+    let v = replay(&moto.endpoint(), &["verify", "s3://bkt/p/good/"]);
+    assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stdout));
+}

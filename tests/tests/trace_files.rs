@@ -138,3 +138,88 @@ fn verify_refuses_a_foreign_file_clearly() {
     assert!(!ok);
     assert!(text.contains("no such file"), "{text}");
 }
+
+fn replay_in(dir: &std::path::Path, args: &[&str]) -> (Option<i32>, String) {
+    let out = run_with_timeout(
+        Command::new(bin("replay")).args(args).current_dir(dir),
+        Duration::from_secs(60),
+    );
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+/// The intact-chunk count `replay verify` prints.
+fn intact_chunks(text: &str) -> u64 {
+    text.split(", ")
+        .find_map(|f| f.strip_suffix(" intact chunk(s)"))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no chunk count in {text}"))
+}
+
+#[test]
+fn damaged_pieces_cost_only_themselves_and_exit_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.zst");
+    write_trace(
+        &path,
+        WriterOptions {
+            rotate_bytes: Some(2000),
+            ..small()
+        },
+        3000,
+    );
+    let (code, text) = replay_in(dir.path(), &["verify", "t.manifest.json"]);
+    assert_eq!(code, Some(0), "a bare manifest name: {text}");
+    let all = intact_chunks(&text);
+    // A flipped byte in a segment's file header, a stray file and a FIFO
+    // named like segments, and a manifest with a field this version does
+    // not know.
+    let seg = dir.path().join("t.000001.zst");
+    let mut b = std::fs::read(&seg).unwrap();
+    b[9] ^= 0x20;
+    std::fs::write(&seg, b).unwrap();
+    std::fs::write(dir.path().join("t.000099.zst"), "junk, not a segment").unwrap();
+    let fifo = std::ffi::CString::new(dir.path().join("t.000098.zst").to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+    let m = dir.path().join("t.manifest.json");
+    let text = std::fs::read_to_string(&m).unwrap();
+    std::fs::write(&m, text.replacen('{', "{\"from_the_future\": 1,", 1)).unwrap();
+    for target in ["t.manifest.json", "."] {
+        let (code, text) = replay_in(dir.path(), &["verify", target]);
+        assert_eq!(code, Some(1), "{target}: {text}");
+        assert_eq!(intact_chunks(&text), all, "{target}: {text}");
+        assert!(text.contains("file header is damaged"), "{text}");
+        assert!(text.contains("t.000099.zst"), "{text}");
+        assert!(text.contains("a FIFO, not a regular file"), "{text}");
+        let (code, text) = replay_in(dir.path(), &[target, "--stats"]);
+        assert_eq!(code, Some(1), "{target} --stats: {text}");
+        assert!(text.contains("3000"), "every event evaluated: {text}");
+    }
+    // A truncated manifest hides nothing either.
+    let text = std::fs::read_to_string(&m).unwrap();
+    std::fs::write(&m, &text[..text.len() / 3]).unwrap();
+    let (code, text) = replay_in(dir.path(), &["verify", "t.manifest.json"]);
+    assert_eq!(code, Some(1), "{text}");
+    assert_eq!(intact_chunks(&text), all, "{text}");
+}
+
+#[test]
+fn an_index_out_of_step_with_its_file_costs_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.zst");
+    write_trace(&path, small(), 3000);
+    let reader = trace_format::TraceReader::open(&path).unwrap();
+    let n = reader.locations().len() as u64;
+    let loc = reader.locations()[5].clone();
+    let mut bytes = std::fs::read(&path).unwrap();
+    let at = (loc.offset + loc.compressed_len) as usize;
+    bytes.splice(at..at, std::iter::repeat_n(0x5a, 5000));
+    std::fs::write(&path, bytes).unwrap();
+    let (code, text) = replay_in(dir.path(), &["verify", "t.zst"]);
+    assert_eq!(code, Some(1), "{text}");
+    assert_eq!(intact_chunks(&text), n, "{text}");
+    assert!(text.contains("3000 event(s)"), "{text}");
+}

@@ -242,6 +242,7 @@ fn add_segment(
                 trace_id,
                 segments: Vec::new(),
                 complete: false,
+                ..Manifest::default()
             },
             local_manifest: None,
         });

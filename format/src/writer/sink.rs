@@ -6,9 +6,14 @@
 //! `version`), the directory fsynced, and (with rotation) the manifest
 //! rewritten. A crash leaves `NAME.partial` holding every chunk written so
 //! far, which the reader recovers by scanning.
+//!
+//! Every write goes to an explicit offset (`write_all_at` at the segment's
+//! length), so a failed write cannot move where the next one lands: the
+//! file is cut back to its last good chunk and the next chunk follows it
+//! directly, at the offset its index entry records.
 
 use std::fs::File;
-use std::io::Write;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -77,6 +82,9 @@ pub(crate) struct Sink {
     summary: WriteSummary,
     on_segment: Option<std::sync::mpsc::Sender<ClosedSegment>>,
     budget: Option<Arc<super::DiskBudget>>,
+    /// Chunks and events lost since the last index that was written; the
+    /// next index records them.
+    unindexed_lost: (u64, u64),
 }
 
 fn partial(path: &Path) -> PathBuf {
@@ -123,11 +131,14 @@ impl Sink {
                 trace_id: uuid::Uuid::from_bytes(trace_id).hyphenated().to_string(),
                 segments: Vec::new(),
                 complete: false,
+                lost_chunks: 0,
+                lost_events: 0,
             },
             manifest_path,
             summary: WriteSummary::default(),
             on_segment: opts.on_segment.clone(),
             budget: opts.disk_budget.clone(),
+            unindexed_lost: (0, 0),
         })
     }
 
@@ -156,9 +167,9 @@ impl Sink {
             path: partial_path.clone(),
             source,
         };
-        let mut file = File::create(&partial_path).map_err(io)?;
+        let file = File::create(&partial_path).map_err(io)?;
         let header = file_header(FORMAT_VERSION);
-        file.write_all(&header).map_err(io)?;
+        file.write_all_at(&header, 0).map_err(io)?;
         let mut hasher = Sha256::new();
         hasher.update(header);
         if let Some(b) = &self.budget {
@@ -191,6 +202,9 @@ impl Sink {
                         self.close_segment(false);
                     }
                 }
+                Msg::Sync(done) => {
+                    let _ = done.send(());
+                }
                 Msg::Finish => {
                     finished = true;
                     break;
@@ -215,6 +229,7 @@ impl Sink {
         }
         self.summary.lost_events = self.losses.events.load(Ordering::Relaxed);
         self.summary.lost_chunks = self.losses.chunks.load(Ordering::Relaxed);
+        self.summary.unrecorded_events = self.losses.unclaimed.load(Ordering::Relaxed);
         self.summary.manifest = self.manifest_path.clone();
         Ok(self.summary)
     }
@@ -225,12 +240,21 @@ impl Sink {
         }
     }
 
-    fn lose(&self, c: &FinishedChunk, why: &str) {
+    /// Counts `c` as lost. Its gap markers are bookkeeping, not events: the
+    /// losses they named are handed back to the producer, to be named again
+    /// in the next chunk.
+    fn lose(&mut self, c: &FinishedChunk, why: &str) {
         self.record_error(why);
-        self.losses
-            .events
-            .fetch_add(u64::from(c.event_count), Ordering::Relaxed);
+        let events = u64::from(c.event_count.saturating_sub(c.gap_markers));
+        self.losses.events.fetch_add(events, Ordering::Relaxed);
         self.losses.chunks.fetch_add(1, Ordering::Relaxed);
+        self.losses
+            .unclaimed
+            .fetch_add(events + c.gap_events, Ordering::AcqRel);
+        self.unindexed_lost.0 += 1;
+        self.unindexed_lost.1 += events;
+        self.manifest.lost_chunks += 1;
+        self.manifest.lost_events += events;
     }
 
     fn write_chunk(&mut self, c: FinishedChunk) {
@@ -260,11 +284,13 @@ impl Sink {
         let Some(seg) = self.current.as_mut() else {
             return;
         };
-        if let Err(e) = seg.file.write_all(&frame) {
+        if let Err(e) = seg.file.write_all_at(&frame, seg.len) {
             if let Some(b) = &self.budget {
                 b.release(frame.len() as u64);
             }
-            // Leave the file as it was before this chunk: still valid.
+            // Leave the file as it was before this chunk: still valid. If
+            // cutting fails, the next write overwrites the partial frame
+            // and closing cuts the file after the index.
             let _ = seg.file.set_len(seg.len);
             let why = format!("writing `{}`: {e}", seg.partial_path.display());
             return self.lose(&c, &why);
@@ -295,22 +321,27 @@ impl Sink {
         let Some(mut seg) = self.current.take() else {
             return;
         };
-        let index = build_index(&self.trace_id, &seg, last);
+        let index = build_index(&self.trace_id, &seg, last, self.unindexed_lost);
         let frame = index_frame(&index);
+        let end = seg.len + frame.len() as u64;
         let done = seg
             .file
-            .write_all(&frame)
+            .write_all_at(&frame, seg.len)
+            .and_then(|()| seg.file.set_len(end))
             .and_then(|()| seg.file.sync_all())
             .and_then(|()| std::fs::rename(&seg.partial_path, &seg.final_path));
         if let Err(e) = done {
             // The chunks are on disk in the .partial file; a reader recovers
-            // them by scanning. Say so in the loss record for the next chunk.
+            // them by scanning. Say so in the loss record for the next chunk;
+            // the next index records the losses this one could not.
+            let _ = seg.file.set_len(seg.len);
             self.record_error(&format!(
                 "closing `{}`: {e}; its chunks remain readable in the .partial file",
                 seg.partial_path.display()
             ));
             return;
         }
+        self.unindexed_lost = (0, 0);
         seg.hasher.update(&frame);
         seg.len += frame.len() as u64;
         if let Some(b) = &self.budget {
@@ -363,7 +394,7 @@ impl Sink {
     }
 }
 
-fn build_index(trace_id: &[u8; 16], seg: &Segment, last: bool) -> Vec<u8> {
+fn build_index(trace_id: &[u8; 16], seg: &Segment, last: bool, lost: (u64, u64)) -> Vec<u8> {
     let mut fbb = flatbuffers::FlatBufferBuilder::new();
     let entries: Vec<_> = seg
         .entries
@@ -398,6 +429,8 @@ fn build_index(trace_id: &[u8; 16], seg: &Segment, last: bool) -> Vec<u8> {
             segment: seg.index,
             chunks: Some(chunks),
             last_segment: last,
+            lost_chunks: lost.0,
+            lost_events: lost.1,
         },
     );
     fbb.finish_size_prefixed(root, Some(fb::INDEX_IDENTIFIER));

@@ -47,7 +47,8 @@ pub fn write_stats(out: &mut impl Write, s: &Stats, sum: &Summary) -> io::Result
             writeln!(out, "  {n:>10}  {t}")?;
         }
     }
-    writeln!(out, "\ngaps: {}", s.gaps.len())?;
+    let lost: u64 = s.gaps.iter().map(|(_, n, _)| n).sum();
+    writeln!(out, "\ngaps: {} ({lost} events lost)", s.gaps.len())?;
     for (t, n, why) in &s.gaps {
         writeln!(out, "  {}: {n} events lost: {why}", time_text(*t))?;
     }
@@ -70,6 +71,13 @@ pub fn write_verify(out: &mut impl Write, path: &Path, r: &VerifyReport) -> io::
         "  {} segment(s), {} intact chunk(s), {} event(s)",
         r.segments, r.chunks, r.events
     )?;
+    if r.lost_chunks > 0 || r.gap_markers > 0 {
+        writeln!(
+            out,
+            "  gaps: {} event(s) in {} chunk(s) lost while writing (as the index records); {} gap marker(s) name {} lost event(s)",
+            r.lost_events, r.lost_chunks, r.gap_markers, r.gap_events
+        )?;
+    }
     if let (Some(first), Some(last)) = (r.first_wall_ns, r.last_wall_ns) {
         writeln!(
             out,

@@ -23,6 +23,8 @@ impl<'a> Index<'a> {
   pub const VT_SEGMENT: ::flatbuffers::VOffsetT = 8;
   pub const VT_CHUNKS: ::flatbuffers::VOffsetT = 10;
   pub const VT_LAST_SEGMENT: ::flatbuffers::VOffsetT = 12;
+  pub const VT_LOST_CHUNKS: ::flatbuffers::VOffsetT = 14;
+  pub const VT_LOST_EVENTS: ::flatbuffers::VOffsetT = 16;
 
   #[inline]
   pub unsafe fn init_from_table(table: ::flatbuffers::Table<'a>) -> Self {
@@ -34,6 +36,8 @@ impl<'a> Index<'a> {
     args: &'args IndexArgs<'args>
   ) -> ::flatbuffers::WIPOffset<Index<'bldr>> {
     let mut builder = IndexBuilder::new(_fbb);
+    builder.add_lost_events(args.lost_events);
+    builder.add_lost_chunks(args.lost_chunks);
     if let Some(x) = args.chunks { builder.add_chunks(x); }
     builder.add_segment(args.segment);
     if let Some(x) = args.trace_id { builder.add_trace_id(x); }
@@ -78,6 +82,20 @@ impl<'a> Index<'a> {
     // which contains a valid value in this slot
     unsafe { self._tab.get::<bool>(Index::VT_LAST_SEGMENT, Some(false)).unwrap()}
   }
+  #[inline]
+  pub fn lost_chunks(&self) -> u64 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<u64>(Index::VT_LOST_CHUNKS, Some(0)).unwrap()}
+  }
+  #[inline]
+  pub fn lost_events(&self) -> u64 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<u64>(Index::VT_LOST_EVENTS, Some(0)).unwrap()}
+  }
 }
 
 impl ::flatbuffers::Verifiable for Index<'_> {
@@ -91,6 +109,8 @@ impl ::flatbuffers::Verifiable for Index<'_> {
      .visit_field::<u32>("segment", Self::VT_SEGMENT, false)?
      .visit_field::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'_, ::flatbuffers::ForwardsUOffset<ChunkEntry>>>>("chunks", Self::VT_CHUNKS, false)?
      .visit_field::<bool>("last_segment", Self::VT_LAST_SEGMENT, false)?
+     .visit_field::<u64>("lost_chunks", Self::VT_LOST_CHUNKS, false)?
+     .visit_field::<u64>("lost_events", Self::VT_LOST_EVENTS, false)?
      .finish();
     Ok(())
   }
@@ -101,6 +121,8 @@ pub struct IndexArgs<'a> {
     pub segment: u32,
     pub chunks: Option<::flatbuffers::WIPOffset<::flatbuffers::Vector<'a, ::flatbuffers::ForwardsUOffset<ChunkEntry<'a>>>>>,
     pub last_segment: bool,
+    pub lost_chunks: u64,
+    pub lost_events: u64,
 }
 impl<'a> Default for IndexArgs<'a> {
   #[inline]
@@ -111,6 +133,8 @@ impl<'a> Default for IndexArgs<'a> {
       segment: 0,
       chunks: None,
       last_segment: false,
+      lost_chunks: 0,
+      lost_events: 0,
     }
   }
 }
@@ -141,6 +165,14 @@ impl<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> IndexBuilder<'a, 'b, A> {
     self.fbb_.push_slot::<bool>(Index::VT_LAST_SEGMENT, last_segment, false);
   }
   #[inline]
+  pub fn add_lost_chunks(&mut self, lost_chunks: u64) {
+    self.fbb_.push_slot::<u64>(Index::VT_LOST_CHUNKS, lost_chunks, 0);
+  }
+  #[inline]
+  pub fn add_lost_events(&mut self, lost_events: u64) {
+    self.fbb_.push_slot::<u64>(Index::VT_LOST_EVENTS, lost_events, 0);
+  }
+  #[inline]
   pub fn new(_fbb: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>) -> IndexBuilder<'a, 'b, A> {
     let start = _fbb.start_table();
     IndexBuilder {
@@ -163,6 +195,8 @@ impl ::core::fmt::Debug for Index<'_> {
       ds.field("segment", &self.segment());
       ds.field("chunks", &self.chunks());
       ds.field("last_segment", &self.last_segment());
+      ds.field("lost_chunks", &self.lost_chunks());
+      ds.field("lost_events", &self.lost_events());
       ds.finish()
   }
 }
