@@ -8,26 +8,30 @@
 //! # Stages
 //!
 //! ```text
-//! rules files (YAML)
-//!   │  yaml.rs      YAML text -> tree with line/column marks (yaml-rust2 events)
+//! rules files (YAML)                      load.rs: RulesetLoader, load_files, LoadOptions
+//!   │  yaml.rs      YAML text -> tree with line/column marks (yaml-rust2 events; limits.rs)
 //!   │  loader.rs    items -> Collector: lists, macros, rules; append/override/redefinition
 //!   ▼
-//! RulesetLoader::compile (ruleset.rs)
+//! compiler.rs (once every file is read)
 //!   │  lists expanded (earlier lists only), substituted into condition *text*
-//!   │  parser.rs    condition text -> ast::Expr            (ParseError, with position)
+//!   │  parser.rs    condition text -> ast.rs Expr           (ParseError, with position)
 //!   │  macros expanded on the tree (ExprKind::Expanded keeps the name for messages)
 //!   │  exceptions appended as `(cond) and not (...)` text before parsing
-//!   │  compile.rs   Expr -> eval::Filter: fields resolved (fields.rs), constants typed
+//!   │  compile.rs   Expr -> eval.rs Filter: fields resolved (fields.rs), constants typed
 //!   │               (CompileError, with position and macro)
 //!   │  output.rs    output format -> OutputTemplate
 //!   │  evttype.rs   Expr -> EvtTypes (which event types the rule can match)
 //!   ▼
-//! CompiledRuleset: rules in definition order, indexed by event type
+//! ruleset.rs: CompiledRuleset: rules in definition order, indexed by event type
 //!   │  event_type(name) -> EventType        (once per syscall, by the integrator)
 //!   │  match_event(&mut source, EventType)  -> matching rules (first or all)
+//!   │               evaluated through source.rs (FieldSource), glob.rs for `glob`
 //!   ▼
 //! CompiledRule { output: OutputTemplate, priority, tags, ... } -> render(&mut source)
 //! ```
+//!
+//! `filter.rs` is the standalone condition of `replay --filter` (no macros
+//! or lists); `error.rs` holds the diagnostics.
 //!
 //! Each stage keeps its errors beside it ([`parser::ParseError`],
 //! [`compile::CompileError`], [`output::OutputError`]); the loader turns
@@ -123,12 +127,15 @@
 
 pub mod ast;
 pub mod compile;
+pub mod compiler;
 pub mod error;
 pub mod eval;
 pub mod evttype;
 pub mod fields;
+pub mod filter;
 pub mod glob;
 pub mod limits;
+pub mod load;
 pub mod loader;
 pub mod output;
 pub mod parser;
@@ -147,10 +154,9 @@ pub const FALCO_RULE_FILES: [&str; 3] = [
 pub use error::{Diagnostic, LoadError, Severity};
 pub use eval::Filter;
 pub use fields::{FieldArg, FieldClass, FieldId, FieldRef, FieldType};
+pub use filter::{CompiledFilter, FilterError};
+pub use load::{LoadOptions, RuleMatching, RulesetLoader, load_files};
 pub use loader::Priority;
 pub use output::OutputTemplate;
-pub use ruleset::{
-    CompiledFilter, CompiledRule, CompiledRuleset, EventType, FilterError, LoadOptions,
-    RuleMatching, RulesetLoader, load_files,
-};
+pub use ruleset::{CompiledRule, CompiledRuleset, EventType};
 pub use source::{FieldSource, FieldValue, OwnedValue};
