@@ -171,6 +171,8 @@ pub enum MarkerKind {
     TracerError,
     Attach,
     Detach,
+    /// capture denied a syscall (`count`: its canonical id).
+    Denied,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -369,4 +371,6 @@ pub struct TraceMeta {
     pub snaplen: u32,
     pub syscall_set: String,
     pub syscall_arch: String,
+    /// Unrecorded data paths the workload was allowed (`--allow-io-uring`).
+    pub unrecorded_io: Vec<String>,
 }

@@ -322,7 +322,10 @@ fn run(cli: &Cli) -> Result<(), Failure> {
                     (n, Output::Lines(lines))
                 }
                 Job::Stats => {
-                    let mut s = Stats::default();
+                    let mut s = Stats {
+                        unrecorded_io: chunk.meta().unrecorded_io,
+                        ..Stats::default()
+                    };
                     let n = walk_chunk(chunk, |v| s.add(v));
                     (n, Output::Stats(Box::new(s)))
                 }
@@ -593,6 +596,12 @@ fn print_stats(out: &mut impl Write, s: &Stats, sum: &Summary) -> io::Result<()>
     writeln!(out, "\ngaps: {}", s.gaps.len())?;
     for (t, n, why) in &s.gaps {
         writeln!(out, "  {}: {n} events lost: {why}", time_text(*t))?;
+    }
+    if !s.unrecorded_io.is_empty() {
+        writeln!(out, "unrecorded I/O paths: {}", s.unrecorded_io.len())?;
+        for u in &s.unrecorded_io {
+            writeln!(out, "  {}", u.escape_debug())?;
+        }
     }
     writeln!(out, "problems: {}", sum.problems.len())?;
     for (path, p) in &sum.problems {

@@ -4,13 +4,16 @@
 
 use std::fmt::Write as _;
 
-use trace_format::model::{CloneArgs, Param, SockAddr, SyscallEvent, Value, result_index};
+use trace_format::model::{
+    CloneArgs, Param, SignalEvent, SockAddr, SyscallEvent, Value, result_index,
+};
 use trace_format::state::fd_table::endpoint;
 use trace_format::syscalls::{
     self, Arg, ArgKind, ArgRef, CLONE_ARGS_FIELDS, OPEN_HOW_FIELDS, SIGNALS, Syscall,
 };
 
 use super::context::TraceContext;
+use crate::rules::FieldArg;
 
 /// The decoded parameter with `index`, if the trace holds one.
 pub fn param(ev: &SyscallEvent, index: u8) -> Option<&Value> {
@@ -42,6 +45,39 @@ pub fn push_text(out: &mut String, b: &[u8]) {
         Ok(s) => out.push_str(s),
         Err(_) => out.push_str(&String::from_utf8_lossy(b)),
     }
+}
+
+/// A `signaldeliver` event's argument, as Falco names them: `spid` (the
+/// sender, 0 for the kernel), `dpid` (the process it was delivered to),
+/// `sig` (its name, e.g. `SIGQUIT`; raw: the number), and this format's
+/// `code` (`si_code`). Indexes follow Falco's order: 1 `spid`, 2 `dpid`,
+/// 3 `sig`. False for anything else.
+pub fn render_signal_arg(
+    out: &mut String,
+    s: &SignalEvent,
+    pid: i32,
+    arg: &FieldArg,
+    form: Form,
+) -> bool {
+    let key = match arg {
+        FieldArg::Key(k) => &**k,
+        FieldArg::Index(1) => "spid",
+        FieldArg::Index(2) => "dpid",
+        FieldArg::Index(3) => "sig",
+        _ => return false,
+    };
+    let _ = match key {
+        "spid" => write!(out, "{}", s.sender_pid),
+        "dpid" => write!(out, "{pid}"),
+        "code" => write!(out, "{}", s.code),
+        "sig" if form == Form::Raw => write!(out, "{}", s.signo),
+        "sig" => {
+            out.push_str(&syscalls::render_enum(&SIGNALS, s.signo as u64));
+            Ok(())
+        }
+        _ => return false,
+    };
+    true
 }
 
 /// Appends a socket address: `ip:port`, a unix path, or `family N`.

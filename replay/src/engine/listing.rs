@@ -181,6 +181,7 @@ impl Lister {
                     MarkerKind::TracerError => "tracer error",
                     MarkerKind::Attach => "attach",
                     MarkerKind::Detach => "detach",
+                    MarkerKind::Denied => "denied",
                 };
                 let _ = write!(out, "-- {kind}");
                 if m.kind == MarkerKind::Gap {
