@@ -25,6 +25,11 @@ pub mod result_index {
     /// target): index of the second path argument is kept in `Param::index`,
     /// this is only used for values no argument register holds.
     pub const EXTRA: u8 = 20;
+    /// What the second fd argument referred to (`copy_file_range`'s
+    /// `fdout`, `sendfile`'s `in_fd`, `splice`'s `fd_out`, `epoll_ctl`'s
+    /// `fd`), like [`FD_NAME`] for the first; not for `dup2`/`dup3`, whose
+    /// second fd is the one being replaced.
+    pub const FD2_NAME: u8 = 21;
 }
 
 /// One recorded event.
