@@ -34,8 +34,10 @@
 //!
 //! **Invariant:** the workload sees the signals, stops and exit statuses it
 //! would see untraced: signals are re-injected, group-stops use
-//! `PTRACE_LISTEN`, signals sent to capture are forwarded once
-//! ([`signals`]), and capture exits with the workload's status.
+//! `PTRACE_LISTEN`, every catchable signal sent to capture is forwarded
+//! once, the dispositions capture inherited are the workload's
+//! ([`signals`]), and capture exits with the launched command's status,
+//! once every process it started has exited (unless `--detach-on-exit`).
 //!
 //! **Invariant:** capture is a child subreaper (`PR_SET_CHILD_SUBREAPER`)
 //! in launch mode, so orphans of the workload are reparented to it (as they

@@ -32,10 +32,21 @@
 //! (`PTRACE_SYSCALL`, `PTRACE_CONT`, `PTRACE_LISTEN` or `PTRACE_DETACH`),
 //! except a parked early child, resumed when announced.
 //!
-//! **Invariant:** a tracee running under capture's seccomp filter is never
-//! detached (its recorded syscalls would fail with `ENOSYS` without a
-//! tracer): after the main process exits, or the writer fails, the tracer
-//! keeps serving its stops until every tracee has exited.
+//! **Invariant:** every tracee is recorded until it exits, the main
+//! process's survivors included (as `strace -f` does); `--detach-on-exit`
+//! releases the survivors when the main process exits, and as PID 1 they
+//! are killed then (the kernel kills a namespace whose init exits). A
+//! tracee running under capture's seccomp filter is never detached (its
+//! recorded syscalls would fail with `ENOSYS` without a tracer): after the
+//! main process exits, or the writer fails, the tracer keeps serving its
+//! stops until every tracee has exited.
+//!
+//! Denials: `io_uring_setup` (ENOSYS, unless `--allow-io-uring`) and
+//! `ptrace` attach/seize of capture's own threads (EPERM) are skipped at
+//! their entry stop and answered at their exit stop (`arch::deny_syscall`),
+//! recorded with a `Denied` marker. A restricted tracee's
+//! `sched_getaffinity` is answered with its original CPU set
+//! ([`crate::placement`]).
 //!
 //! **Invariant:** an event is sent to the writer before the tracer's own
 //! copy of the state applies it (see [`crate::state`]).
