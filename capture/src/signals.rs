@@ -300,6 +300,11 @@ pub fn install(attach_mode: bool) {
         // async-signal-safe syscalls.
         unsafe { libc::sigaction(s, &sa, std::ptr::null_mut()) };
     }
+    // An inherited SIG_IGN for SIGCHLD would make the kernel reap capture's
+    // children itself, and waitpid would lose their exit statuses; the
+    // workload gets the inherited disposition back (`reset_in_child`).
+    // SAFETY: signal(2) with a valid disposition.
+    unsafe { libc::signal(libc::SIGCHLD, libc::SIG_DFL) };
 }
 
 /// Sets the process signals are forwarded to (launch) or interrupted to

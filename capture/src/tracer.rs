@@ -455,10 +455,18 @@ impl Tracer {
     /// `/proc` shows it, and the rest of `/proc` (cwd, fds) as a seed of
     /// both state copies.
     fn attach_one_entered(&mut self, pid: i32) {
+        // Attaching an earlier candidate may have made this one ours (a
+        // child it forked meanwhile is auto-attached, announced later).
+        let me = std::process::id() as i32;
+        let ours = |pid: i32| procfs::status(pid).is_some_and(|s| s.tracer_pid == me);
+        if self.threads.contains_key(&pid) || self.early.contains_key(&pid) || ours(pid) {
+            return;
+        }
         let ppid = procfs::status(pid).map(|s| s.ppid).unwrap_or(0);
         let tids = match crate::attach::attach(pid) {
             Ok(t) => t,
             Err(CaptureError::NoSuchProcess { .. } | CaptureError::TraceeDied { .. }) => return,
+            Err(_) if ours(pid) || procfs::status(pid).is_none() => return,
             Err(e) => {
                 self.tracer_error(format!(
                     "cannot attach to pid {pid}, which entered the PID namespace from outside: {e}"

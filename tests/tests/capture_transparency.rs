@@ -463,3 +463,32 @@ int main(void) {{
         .unwrap_or_else(|| panic!("{text}"));
     assert!(!getfl.contains("arg="), "{getfl}");
 }
+
+#[test]
+fn an_ignored_sigchld_is_the_workloads_and_not_captures() {
+    if !ptrace_permitted() {
+        return;
+    }
+    let w = Work::new();
+    // The workload inherits SIGCHLD ignored (bit 17 of SigIgn); capture
+    // itself still collects its exit status.
+    let script = format!(
+        "trap '' CHLD; exec {} -q -o {} -- sh -c 'grep SigIgn /proc/self/status; exit 3'",
+        capture_bin().display(),
+        w.trace_path().display()
+    );
+    let out = e2e_tests::run_with_timeout(Command::new("sh").args(["-c", &script]), LIMIT);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = stdout_of(&out);
+    let ign = text
+        .trim()
+        .strip_prefix("SigIgn:")
+        .map(|v| u64::from_str_radix(v.trim(), 16).unwrap_or(0))
+        .unwrap_or(0);
+    assert!(ign & (1 << (libc::SIGCHLD - 1)) != 0, "{text}");
+}
