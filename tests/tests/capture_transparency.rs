@@ -466,24 +466,31 @@ int main(void) {{
 
 #[test]
 fn an_ignored_sigchld_is_the_workloads_and_not_captures() {
+    use std::os::unix::process::CommandExt;
     if !ptrace_permitted() {
         return;
     }
     let w = Work::new();
-    // The workload inherits SIGCHLD ignored (bit 17 of SigIgn); capture
-    // itself still collects its exit status.
-    let script = format!(
-        "trap '' CHLD; exec {} -q -o {} -- sh -c 'grep SigIgn /proc/self/status; exit 3'",
-        capture_bin().display(),
-        w.trace_path().display()
-    );
-    let out = e2e_tests::run_with_timeout(Command::new("sh").args(["-c", &script]), LIMIT);
-    assert_eq!(
-        out.status.code(),
-        Some(3),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    // capture starts with SIGCHLD ignored: the workload inherits it (bit
+    // 17 of SigIgn), and capture itself still collects exit statuses.
+    let run = |cmd: &[&str]| {
+        let mut c = Command::new(capture_bin());
+        c.arg("-q")
+            .arg("-o")
+            .arg(w.trace_path())
+            .arg("--")
+            .args(cmd);
+        // SAFETY: signal(2) is async-signal-safe; runs in the child
+        // between fork and exec.
+        unsafe {
+            c.pre_exec(|| {
+                libc::signal(libc::SIGCHLD, libc::SIG_IGN);
+                Ok(())
+            });
+        }
+        e2e_tests::run_with_timeout(&mut c, LIMIT)
+    };
+    let out = run(&["grep", "SigIgn", "/proc/self/status"]);
     let text = stdout_of(&out);
     let ign = text
         .trim()
@@ -491,4 +498,11 @@ fn an_ignored_sigchld_is_the_workloads_and_not_captures() {
         .map(|v| u64::from_str_radix(v.trim(), 16).unwrap_or(0))
         .unwrap_or(0);
     assert!(ign & (1 << (libc::SIGCHLD - 1)) != 0, "{text}");
+    let out = run(&["sh", "-c", "exit 3"]);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
