@@ -181,32 +181,23 @@ fn set_syscall_nr(tid: i32, nr: i64) -> std::io::Result<()> {
     }
 }
 
-/// Sets the syscall return register (x0) of the stopped `tid`.
+/// `PTRACE_GETREGSET`/`PTRACE_SETREGSET` (`request`) of the general
+/// registers of the stopped `tid`.
 #[cfg(target_arch = "aarch64")]
-pub fn set_return(tid: i32, ret: i64) -> std::io::Result<()> {
-    // SAFETY: user_regs_struct is plain data.
-    let mut regs: libc::user_regs_struct = unsafe { std::mem::zeroed() };
+fn prstatus(
+    tid: i32,
+    request: libc::c_uint,
+    regs: &mut libc::user_regs_struct,
+) -> std::io::Result<()> {
     let mut iov = libc::iovec {
-        iov_base: (&mut regs as *mut libc::user_regs_struct).cast(),
+        iov_base: (regs as *mut libc::user_regs_struct).cast(),
         iov_len: std::mem::size_of::<libc::user_regs_struct>(),
     };
-    // SAFETY: PTRACE_GETREGSET fills at most `iov_len` bytes of a live local.
+    // SAFETY: the kernel reads or fills at most `iov_len` bytes of `regs`,
+    // which outlives the call.
     let r = unsafe {
         libc::ptrace(
-            libc::PTRACE_GETREGSET,
-            tid,
-            libc::NT_PRSTATUS as *mut libc::c_void,
-            &mut iov as *mut libc::iovec,
-        )
-    };
-    if r == -1 {
-        return Err(std::io::Error::last_os_error());
-    }
-    regs.regs[0] = ret as u64;
-    // SAFETY: PTRACE_SETREGSET reads `iov_len` bytes from a live local.
-    let r = unsafe {
-        libc::ptrace(
-            libc::PTRACE_SETREGSET,
+            request,
             tid,
             libc::NT_PRSTATUS as *mut libc::c_void,
             &mut iov as *mut libc::iovec,
@@ -217,6 +208,16 @@ pub fn set_return(tid: i32, ret: i64) -> std::io::Result<()> {
     } else {
         Ok(())
     }
+}
+
+/// Sets the syscall return register (x0) of the stopped `tid`.
+#[cfg(target_arch = "aarch64")]
+pub fn set_return(tid: i32, ret: i64) -> std::io::Result<()> {
+    // SAFETY: user_regs_struct is plain data.
+    let mut regs: libc::user_regs_struct = unsafe { std::mem::zeroed() };
+    prstatus(tid, libc::PTRACE_GETREGSET, &mut regs)?;
+    regs.regs[0] = ret as u64;
+    prstatus(tid, libc::PTRACE_SETREGSET, &mut regs)
 }
 
 #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
