@@ -371,6 +371,21 @@ mod tests {
             assert!(unsafe { libc::CPU_EQUAL(&before, &after) });
         });
         assert!(h.join().is_ok());
+        // What a restricted tracee is told, and its own set winning.
+        let h = std::thread::spawn(|| {
+            let before = affinity_of(0).unwrap_or_else(|| panic!("getaffinity"));
+            let mut p = Placement::new(CpuAffinity::Shared);
+            p.before_launch();
+            // SAFETY: gettid has no arguments.
+            let me = unsafe { libc::gettid() };
+            let told = p.original_set(me).unwrap_or_else(|| panic!("restricted"));
+            assert_eq!(set_bytes(&told), set_bytes(&before));
+            assert!(p.before_setaffinity(me, [me].into_iter()).is_empty());
+            assert!(p.original_set(me).is_none(), "no longer restricted");
+            let after = affinity_of(0).unwrap_or_else(|| panic!("getaffinity"));
+            assert_eq!(set_bytes(&after), set_bytes(&before));
+        });
+        assert!(h.join().is_ok());
         let mut none = Placement::new(CpuAffinity::None);
         none.before_launch();
         assert!(!none.restricts_on_clone());
