@@ -32,7 +32,9 @@
 # tracee's last CPU every 20 ms.)
 #
 # Environment: DURATION (nginx seconds per run, default 4), ITER (micro
-# iterations, default 30000), CONFIGS (space-separated subset).
+# iterations, default 30000), CONFIGS (space-separated subset),
+# CAPTURE_ARGS (more options for every capture configuration, e.g.
+# `--flush-interval 5000`), WORKLOADS (`micro nginx` by default).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${1:-3}
@@ -40,6 +42,8 @@ DURATION=${DURATION:-4}
 ITER=${ITER:-30000}
 CONFIGS=${CONFIGS:-"native strace bare bare-1cpu capture-all-none capture-all capture-all-1cpu capture-falco-none capture-falco capture-falco-1cpu"}
 PORT=${PORT:-18480}
+CAPTURE_ARGS=${CAPTURE_ARGS:-}
+WORKLOADS=${WORKLOADS:-"micro nginx"}
 
 for t in gcc strace nginx wrk; do
   command -v "$t" >/dev/null || { echo "bench-capture: $t is missing" >&2; exit 2; }
@@ -115,7 +119,7 @@ wrapper() {
         *-1cpu) policy=shared; spec=${spec%-1cpu} ;;
         *-none) policy=none; spec=${spec%-none} ;;
       esac
-      echo "$CAPTURE -q -o $WORK/t.zst --syscalls $spec --cpu-affinity $policy --" ;;
+      echo "$CAPTURE -q -o $WORK/t.zst --syscalls $spec --cpu-affinity $policy $CAPTURE_ARGS --" ;;
     *) echo "unknown configuration $1" >&2; exit 2 ;;
   esac
 }
@@ -151,8 +155,9 @@ RES="$WORK/results"
 : >"$RES"
 for r in $(seq 1 "$ROUNDS"); do
   for c in $CONFIGS; do
-    m=$(run_micro "$c")
-    n=$(run_nginx "$c")
+    m=0 n=0
+    case " $WORKLOADS " in *" micro "*) m=$(run_micro "$c") ;; esac
+    case " $WORKLOADS " in *" nginx "*) n=$(run_nginx "$c") ;; esac
     echo "round $r: $c micro=$m nginx=$n" >&2
     echo "$c $m $n" >>"$RES"
   done

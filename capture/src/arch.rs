@@ -9,6 +9,10 @@
 //! e.g. aarch64's `clone`). Adding an architecture is adding its audit arch
 //! here and its number map in the table.
 //!
+//! It also changes a stopped syscall's number and return value
+//! ([`deny_syscall`], [`set_return`]), the one register access capture
+//! makes.
+//!
 //! It also says what the seccomp filter must compare against
 //! ([`NATIVE_AUDIT_ARCH`], [`COMPAT_NR_BIT`], [`native_numbers`]).
 //!
@@ -111,6 +115,129 @@ pub fn canonical_args(audit: AuditArch, id: u16, mut args: [u64; 6]) -> [u64; 6]
         syscalls::normalize_args(arch, id, &mut args);
     }
     args
+}
+
+/// At a syscall-entry or seccomp stop of `tid`: makes the kernel skip the
+/// syscall (its number becomes -1) and sets its return value to `ret`
+/// (e.g. `-ENOSYS`). At the following exit stop, [`set_return`] again (a
+/// skipped syscall keeps the value set here on x86_64; aarch64 reports
+/// the register as it was).
+pub fn deny_syscall(tid: i32, ret: i64) -> std::io::Result<()> {
+    set_syscall_nr(tid, -1)?;
+    set_return(tid, ret)
+}
+
+#[cfg(target_arch = "x86_64")]
+mod regs {
+    /// Offsets in `struct user_regs_struct` (asm/ptrace.h).
+    pub const ORIG_RAX: usize = 15 * 8;
+    pub const RAX: usize = 10 * 8;
+}
+
+#[cfg(target_arch = "x86_64")]
+fn poke_user(tid: i32, offset: usize, value: i64) -> std::io::Result<()> {
+    // SAFETY: PTRACE_POKEUSER writes one word of the stopped tracee's user
+    // area at a register offset; no pointer of ours is dereferenced.
+    let r = unsafe {
+        libc::ptrace(
+            libc::PTRACE_POKEUSER,
+            tid,
+            offset as *mut libc::c_void,
+            value as *mut libc::c_void,
+        )
+    };
+    if r == -1 {
+        Err(std::io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+fn set_syscall_nr(tid: i32, nr: i64) -> std::io::Result<()> {
+    poke_user(tid, regs::ORIG_RAX, nr)
+}
+
+/// Sets the syscall return register of the stopped `tid`.
+#[cfg(target_arch = "x86_64")]
+pub fn set_return(tid: i32, ret: i64) -> std::io::Result<()> {
+    poke_user(tid, regs::RAX, ret)
+}
+
+#[cfg(target_arch = "aarch64")]
+const NT_ARM_SYSTEM_CALL: libc::c_int = 0x404;
+
+#[cfg(target_arch = "aarch64")]
+fn set_syscall_nr(tid: i32, nr: i64) -> std::io::Result<()> {
+    let mut v: libc::c_int = nr as libc::c_int;
+    let mut iov = libc::iovec {
+        iov_base: (&mut v as *mut libc::c_int).cast(),
+        iov_len: std::mem::size_of::<libc::c_int>(),
+    };
+    // SAFETY: PTRACE_SETREGSET reads `iov_len` bytes from a live local.
+    let r = unsafe {
+        libc::ptrace(
+            libc::PTRACE_SETREGSET,
+            tid,
+            NT_ARM_SYSTEM_CALL as *mut libc::c_void,
+            &mut iov as *mut libc::iovec,
+        )
+    };
+    if r == -1 {
+        Err(std::io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+/// `PTRACE_GETREGSET`/`PTRACE_SETREGSET` (`request`) of the general
+/// registers of the stopped `tid`.
+#[cfg(target_arch = "aarch64")]
+fn prstatus(
+    tid: i32,
+    request: libc::c_uint,
+    regs: &mut libc::user_regs_struct,
+) -> std::io::Result<()> {
+    let mut iov = libc::iovec {
+        iov_base: (regs as *mut libc::user_regs_struct).cast(),
+        iov_len: std::mem::size_of::<libc::user_regs_struct>(),
+    };
+    // SAFETY: the kernel reads or fills at most `iov_len` bytes of `regs`,
+    // which outlives the call.
+    let r = unsafe {
+        libc::ptrace(
+            request,
+            tid,
+            libc::NT_PRSTATUS as *mut libc::c_void,
+            &mut iov as *mut libc::iovec,
+        )
+    };
+    if r == -1 {
+        Err(std::io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+/// Sets the syscall return register (x0) of the stopped `tid`.
+#[cfg(target_arch = "aarch64")]
+pub fn set_return(tid: i32, ret: i64) -> std::io::Result<()> {
+    // SAFETY: user_regs_struct is plain data.
+    let mut regs: libc::user_regs_struct = unsafe { std::mem::zeroed() };
+    prstatus(tid, libc::PTRACE_GETREGSET, &mut regs)?;
+    regs.regs[0] = ret as u64;
+    prstatus(tid, libc::PTRACE_SETREGSET, &mut regs)
+}
+
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+fn set_syscall_nr(_tid: i32, _nr: i64) -> std::io::Result<()> {
+    Err(std::io::Error::from_raw_os_error(libc::ENOSYS))
+}
+
+/// Sets the syscall return register of the stopped `tid`.
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+pub fn set_return(_tid: i32, _ret: i64) -> std::io::Result<()> {
+    Err(std::io::Error::from_raw_os_error(libc::ENOSYS))
 }
 
 #[cfg(test)]

@@ -46,7 +46,8 @@ pub struct Ctx<'a> {
 /// Params decoded at syscall entry.
 pub fn entry(ctx: &Ctx, sc: &Syscall, args: &[u64; 6]) -> Vec<Param> {
     let mut out = Vec::new();
-    let mut fd_named = false;
+    // Fd arguments named so far (the first two are: FD_NAME, FD2_NAME).
+    let mut fd_named = 0u8;
     for (i, a) in sc.args.iter().enumerate() {
         let idx = i as u8;
         let v = args[i];
@@ -105,11 +106,18 @@ pub fn entry(ctx: &Ctx, sc: &Syscall, args: &[u64; 6]) -> Vec<Param> {
                     _ => fault(v),
                 })
             }
-            ArgKind::Fd if !fd_named => {
-                fd_named = true;
-                if let Some(e) = ctx.state.fd(ctx.pid, v as i32) {
+            ArgKind::Fd if fd_named < 2 => {
+                let index = if fd_named == 0 {
+                    result_index::FD_NAME
+                } else {
+                    result_index::FD2_NAME
+                };
+                fd_named += 1;
+                // dup2/dup3's second fd is the one being replaced.
+                let replaced = index == result_index::FD2_NAME && matches!(sc.id, 33 | 292);
+                if !replaced && let Some(e) = ctx.state.fd(ctx.pid, v as i32) {
                     out.push(Param {
-                        index: result_index::FD_NAME,
+                        index,
                         value: Value::Str(display_name(e)),
                     });
                 }

@@ -6,7 +6,7 @@
 //! only then says go: every syscall from the execve on is recorded. The
 //! child reports an exec failure through a close-on-exec pipe (EOF means the
 //! exec succeeded), so "command not found" becomes exit status 127 with a
-//! clear message.
+//! clear message (126 when it exists but cannot be executed).
 //!
 //! Between fork and exec the child only makes async-signal-safe calls
 //! (everything it needs is prepared before the fork). Its syscalls before
@@ -15,7 +15,8 @@
 //! workload's execve.
 //!
 //! Exit statuses of the `capture` binary: the workload's (128+N when it
-//! died of signal N), 127 when CMD cannot be run, 125 when capture itself
+//! died of signal N), 127 when CMD is not found, 126 when it cannot be
+//! executed (as shells, `env` and `timeout` do), 125 when capture itself
 //! failed (ptrace refused, output not writable, ...), 0 after `--pid`.
 
 use std::ffi::{CString, OsStr, OsString};
@@ -181,6 +182,7 @@ pub fn launch(
     // `reset_in_child`: a signal forwarded to it in that window would run
     // the handler in the child and be lost. Blocked across the fork, it
     // stays pending until the child has the default disposition back.
+    let dispositions = signals::ChildDispositions::now();
     let _ = signals::block();
     // SAFETY: the child only makes async-signal-safe calls before exec.
     let pid = unsafe { libc::fork() };
@@ -195,7 +197,7 @@ pub fn launch(
     }
     if pid == 0 {
         // Child.
-        signals::reset_in_child(mask);
+        signals::reset_in_child(mask, &dispositions);
         let mut b = [0u8; 1];
         // SAFETY: async-signal-safe syscalls on fds and buffers we own.
         unsafe {

@@ -34,8 +34,10 @@
 //!
 //! **Invariant:** the workload sees the signals, stops and exit statuses it
 //! would see untraced: signals are re-injected, group-stops use
-//! `PTRACE_LISTEN`, signals sent to capture are forwarded once
-//! ([`signals`]), and capture exits with the workload's status.
+//! `PTRACE_LISTEN`, every catchable signal sent to capture is forwarded
+//! once, the dispositions capture inherited are the workload's
+//! ([`signals`]), and capture exits with the launched command's status,
+//! once every process it started has exited (unless `--detach-on-exit`).
 //!
 //! **Invariant:** capture is a child subreaper (`PR_SET_CHILD_SUBREAPER`)
 //! in launch mode, so orphans of the workload are reparented to it (as they
@@ -47,6 +49,7 @@ pub mod arch;
 pub mod attach;
 pub mod clock;
 pub mod decode;
+pub mod entered;
 pub mod error;
 pub mod launch;
 pub mod mem;
@@ -159,7 +162,31 @@ fn writer_options(c: &Config) -> WriterOptions {
     if let Some(b) = c.chunk_bytes {
         o.chunk_bytes = b;
     }
+    // `--flush-interval`: the most a killed capture loses.
+    o.chunk_secs = c.flush_interval;
     o
+}
+
+/// The syscalls a `--syscalls` filter must stop on besides the recorded
+/// set, so that capture can act on them: `ptrace` (a workload must not
+/// ptrace capture), `io_uring_setup` (denied unless `--allow-io-uring`),
+/// `sched_getaffinity`/`sched_setaffinity` while placement may restrict the
+/// workload's CPU set (answered with the set it would have). They are
+/// recorded like the rest of the set.
+fn filter_set(
+    c: &Config,
+    set: &trace_format::syscalls::SyscallSet,
+) -> trace_format::syscalls::SyscallSet {
+    let mut set = set.clone();
+    set.insert(101);
+    if !c.allow_io_uring {
+        set.insert(425);
+    }
+    if c.cpu_affinity != placement::CpuAffinity::None {
+        set.insert(203);
+        set.insert(204);
+    }
+    set
 }
 
 /// Channel capacity between tracer and writer, in events.
@@ -191,7 +218,8 @@ pub fn run(config: &Config) -> Result<Report> {
         return Err(CaptureError::NoSuchProcess { pid });
     }
     // `--syscalls SET` in launch mode: the filter the child installs.
-    let filter = match (&config.target, &config.syscalls) {
+    let syscalls = config.syscalls.as_ref().map(|s| filter_set(config, s));
+    let filter = match (&config.target, &syscalls) {
         (Target::Launch(_), Some(set)) => Some(seccomp::Filter::new(set)?),
         _ => None,
     };
@@ -236,6 +264,12 @@ pub fn run(config: &Config) -> Result<Report> {
     let ecs = meta::spawn_ecs_fetch();
     let mut base_meta = meta::collect(config.command_line.clone(), config.snaplen);
     base_meta.syscall_set = config.syscall_spec.clone();
+    if config.allow_io_uring {
+        base_meta.unrecorded_io.push(
+            "io_uring (--allow-io-uring): reads and writes submitted through io_uring rings are not in the trace"
+                .to_string(),
+        );
+    }
     let meta_fn = Box::new(move || {
         let mut m = base_meta;
         if let Some(rx) = ecs {
@@ -305,8 +339,10 @@ pub fn run(config: &Config) -> Result<Report> {
                 sink,
                 config.snaplen as usize,
             )
-            .with_syscalls(config.syscalls.clone(), filter.is_some())
-            .with_placement(placement);
+            .with_syscalls(syscalls.clone(), filter.is_some())
+            .with_placement(placement)
+            .with_policy(config.detach_on_exit, config.allow_io_uring)
+            .with_entered(entered::Scanner::start());
             if let Err(e) = l.go() {
                 let (sink, _, _) = t.into_sink();
                 return Err(failed_start(Some(sink), out, shipping, e));
@@ -332,8 +368,9 @@ pub fn run(config: &Config) -> Result<Report> {
                 sink,
                 config.snaplen as usize,
             )
-            .with_syscalls(config.syscalls.clone(), false)
-            .with_placement(placement::Placement::new(config.cpu_affinity));
+            .with_syscalls(syscalls.clone(), false)
+            .with_placement(placement::Placement::new(config.cpu_affinity))
+            .with_policy(config.detach_on_exit, config.allow_io_uring);
             t.marker(
                 MarkerKind::Attach,
                 tids.len() as u64,

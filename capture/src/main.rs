@@ -9,8 +9,17 @@ use trace_format::escape::{escape, escape_os};
 
 /// Exit status when capture itself fails (not the workload).
 const CAPTURE_FAILED: u8 = 125;
-/// Exit status when CMD cannot be run.
-const CANNOT_RUN: u8 = 127;
+/// Exit status when CMD is not found.
+const NOT_FOUND: u8 = 127;
+/// Exit status when CMD exists but cannot be executed (as shells give).
+const NOT_EXECUTABLE: u8 = 126;
+
+/// Records the signal dispositions capture inherited before Rust's runtime
+/// changes SIGPIPE's (`.init_array` runs before `main`), so the workload
+/// gets them back (`nohup`).
+#[used]
+#[unsafe(link_section = ".init_array")]
+static RECORD_INHERITED_SIGNALS: extern "C" fn() = capture::signals::record_inherited;
 
 fn main() -> ExitCode {
     let args = capture::Args::parse();
@@ -72,10 +81,10 @@ fn main() -> ExitCode {
             let err = anyhow::Error::new(e);
             eprintln!("capture: {}", escape(&err.to_string()));
             match err.downcast_ref::<capture::CaptureError>() {
-                Some(
-                    capture::CaptureError::CommandNotFound { .. }
-                    | capture::CaptureError::CommandNotExecutable { .. },
-                ) => ExitCode::from(CANNOT_RUN),
+                Some(capture::CaptureError::CommandNotFound { .. }) => ExitCode::from(NOT_FOUND),
+                Some(capture::CaptureError::CommandNotExecutable { .. }) => {
+                    ExitCode::from(NOT_EXECUTABLE)
+                }
                 _ => ExitCode::from(CAPTURE_FAILED),
             }
         }

@@ -17,6 +17,23 @@ const PAGE: u64 = 4096;
 /// Bytes asked for by the first read of a string.
 const FIRST_READ: usize = 256;
 
+/// Writes `data` at `addr` in the stopped tracee `tid` (used to answer a
+/// syscall on capture's behalf, e.g. `sched_getaffinity`): through
+/// `/proc/TID/mem`, which writes even read-only-mapped pages as ptrace
+/// does. True when every byte was written.
+pub fn write(tid: i32, addr: u64, data: &[u8]) -> bool {
+    if addr == 0 {
+        return data.is_empty();
+    }
+    let Ok(f) = std::fs::OpenOptions::new()
+        .write(true)
+        .open(format!("/proc/{tid}/mem"))
+    else {
+        return false;
+    };
+    f.write_all_at(data, addr).is_ok()
+}
+
 /// Reads up to `len` bytes at `addr`; returns what could be read (possibly
 /// fewer bytes), or `None` when nothing could.
 pub fn read(tid: i32, addr: u64, len: usize) -> Option<Vec<u8>> {

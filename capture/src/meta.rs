@@ -48,6 +48,7 @@ pub fn collect(command_line: Vec<String>, snaplen: u32) -> TraceMeta {
         snaplen,
         syscall_set: "all".into(),
         syscall_arch: crate::arch::NAME.into(),
+        unrecorded_io: Vec::new(),
     }
 }
 

@@ -17,7 +17,7 @@ use crate::placement::CpuAffinity;
     name = "capture",
     version,
     about = "Record every syscall of a workload and its descendants with ptrace",
-    after_help = "Exit status: the workload's (128+N if it died of signal N); 127 if CMD cannot be run; 125 if capture itself failed."
+    after_help = "Exit status: the workload's (128+N if it died of signal N); 127 if CMD is not found; 126 if it cannot be executed; 125 if capture itself failed."
 )]
 pub struct Args {
     /// Trace file to write (with rotation: segments and a manifest next to it).
@@ -86,6 +86,21 @@ pub struct Args {
     #[arg(long, value_enum, value_name = "POLICY", default_value_t = CpuAffinity::Auto)]
     pub cpu_affinity: CpuAffinity,
 
+    /// When the launched command exits, release (detach from) the processes
+    /// it left running instead of recording them until the last one exits.
+    #[arg(long)]
+    pub detach_on_exit: bool,
+
+    /// Let the workload use io_uring (by default io_uring_setup fails with
+    /// ENOSYS); its I/O is then not in the trace, which says so.
+    #[arg(long)]
+    pub allow_io_uring: bool,
+
+    /// Close a chunk at least this often, in milliseconds: the most a killed
+    /// capture can lose.
+    #[arg(long, value_name = "MS", default_value_t = 1000)]
+    pub flush_interval: u64,
+
     /// The command to launch and record.
     #[arg(last = true, value_name = "CMD")]
     pub cmd: Vec<OsString>,
@@ -135,6 +150,12 @@ pub struct Config {
     /// `--syscalls` as given, for the trace metadata.
     pub syscall_spec: String,
     pub cpu_affinity: CpuAffinity,
+    /// `--detach-on-exit`.
+    pub detach_on_exit: bool,
+    /// `--allow-io-uring`.
+    pub allow_io_uring: bool,
+    /// `--flush-interval`: a chunk is closed at least this often.
+    pub flush_interval: Duration,
 }
 
 impl Config {
@@ -216,6 +237,9 @@ impl Args {
         if self.rotate_secs == Some(0) {
             return Err(OptionError::Zero("rotate-secs"));
         }
+        if self.flush_interval == 0 {
+            return Err(OptionError::Zero("flush-interval"));
+        }
         let chunk_bytes = self
             .chunk_size
             .as_deref()
@@ -271,6 +295,9 @@ impl Args {
             syscalls: (!all).then_some(set),
             syscall_spec: self.syscalls.trim().to_string(),
             cpu_affinity: self.cpu_affinity,
+            detach_on_exit: self.detach_on_exit,
+            allow_io_uring: self.allow_io_uring,
+            flush_interval: Duration::from_millis(self.flush_interval),
         })
     }
 }

@@ -30,6 +30,16 @@
 //! child inherits the set); the writer and compression threads were
 //! started earlier and keep capture's CPU set.
 //!
+//! **Invariant (invisible):** a tracee never sees a CPU set placement
+//! gave it: `sched_getaffinity` of a restricted tracee is answered at its
+//! exit stop with the set it would have without capture
+//! ([`Placement::original_set`], written into the tracee's buffer; the
+//! return value, the mask size, does not depend on the set), and before a
+//! workload's `sched_setaffinity` the restriction is lifted
+//! ([`Placement::before_setaffinity`]) so the workload's set applies and
+//! stays. What remains visible: `Cpus_allowed`/`Cpus_allowed_list` in
+//! `/proc/PID/status` and `sched_getcpu` while restricted.
+//!
 //! **Invariant:** with `auto`, a tracee's CPU set is restricted only while
 //! its process has one thread and it is the only thread that stopped in
 //! the last window (or, at the start, the workload's only thread), and at
@@ -91,6 +101,15 @@ fn set_affinity(tid: i32, set: &libc::cpu_set_t) -> std::io::Result<()> {
     } else {
         Err(std::io::Error::last_os_error())
     }
+}
+
+/// The bytes of `set` as the kernel copies a CPU mask to user space
+/// (`unsigned long` words in native order, which is `cpu_set_t`'s layout).
+pub fn set_bytes(set: &libc::cpu_set_t) -> Vec<u8> {
+    let n = std::mem::size_of::<libc::cpu_set_t>();
+    // SAFETY: cpu_set_t is plain data of `n` initialised bytes, borrowed
+    // for the duration of the copy.
+    unsafe { std::slice::from_raw_parts((set as *const libc::cpu_set_t).cast::<u8>(), n) }.to_vec()
 }
 
 /// How long `auto` observes stops before deciding whom to pin.
@@ -273,6 +292,50 @@ impl Placement {
         }
     }
 
+    /// The CPU set `tid` would have without capture, if placement restricts
+    /// it now: what its `sched_getaffinity` must report.
+    pub fn original_set(&self, tid: i32) -> Option<libc::cpu_set_t> {
+        if let Some(orig) = self.launch_pinned {
+            // Until the first clone only the launched workload is pinned,
+            // and every tracee is restricted.
+            return Some(orig);
+        }
+        match self.pinned {
+            Some((t, set, _)) if t == tid => Some(set),
+            _ => None,
+        }
+    }
+
+    /// The workload is about to set `target`'s CPU set: whatever placement
+    /// restricted is given back first (all tracees in `tids` at launch, or
+    /// the one pinned tracee), so the workload's own set is what applies
+    /// and is never overwritten later. Returns the tracees that refused.
+    pub fn before_setaffinity(
+        &mut self,
+        target: i32,
+        tids: impl Iterator<Item = i32>,
+    ) -> Vec<(i32, std::io::Error)> {
+        if self.launch_pinned.is_some() {
+            let mut failed = Vec::new();
+            if let Some(orig) = self.launch_pinned.take() {
+                for tid in tids {
+                    if let Err(e) = set_affinity(tid, &orig)
+                        && e.raw_os_error() != Some(libc::ESRCH)
+                    {
+                        failed.push((tid, e));
+                    }
+                }
+                let _ = set_affinity(0, &orig);
+                self.adaptive = self.policy == CpuAffinity::Auto;
+            }
+            return failed;
+        }
+        if self.pinned.is_some_and(|p| p.0 == target) {
+            self.release();
+        }
+        Vec::new()
+    }
+
     /// `tid` is gone.
     pub fn forget(&mut self, tid: i32) {
         if let Some((t, _, tracer)) = self.pinned
@@ -306,6 +369,21 @@ mod tests {
             let after = affinity_of(0).unwrap_or_else(|| panic!("getaffinity"));
             // SAFETY: CPU_EQUAL reads valid sets.
             assert!(unsafe { libc::CPU_EQUAL(&before, &after) });
+        });
+        assert!(h.join().is_ok());
+        // What a restricted tracee is told, and its own set winning.
+        let h = std::thread::spawn(|| {
+            let before = affinity_of(0).unwrap_or_else(|| panic!("getaffinity"));
+            let mut p = Placement::new(CpuAffinity::Shared);
+            p.before_launch();
+            // SAFETY: gettid has no arguments.
+            let me = unsafe { libc::gettid() };
+            let told = p.original_set(me).unwrap_or_else(|| panic!("restricted"));
+            assert_eq!(set_bytes(&told), set_bytes(&before));
+            assert!(p.before_setaffinity(me, [me].into_iter()).is_empty());
+            assert!(p.original_set(me).is_none(), "no longer restricted");
+            let after = affinity_of(0).unwrap_or_else(|| panic!("getaffinity"));
+            assert_eq!(set_bytes(&after), set_bytes(&before));
         });
         assert!(h.join().is_ok());
         let mut none = Placement::new(CpuAffinity::None);

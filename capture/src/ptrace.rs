@@ -218,15 +218,26 @@ pub fn event_msg(tid: i32) -> Result<u64> {
         .map_err(|e| CaptureError::ptrace("PTRACE_GETEVENTMSG", tid, e))
 }
 
-/// `PTRACE_GETSIGINFO`: (si_code, sender pid, sender uid).
+/// `PTRACE_GETSIGINFO`: (si_code, sender pid, sender uid). The sender is
+/// only read where `siginfo_t` holds one: a signal sent by a process
+/// (`si_code` <= 0: `SI_USER`, `SI_QUEUE`, `SI_TKILL`, ...) or a SIGCHLD;
+/// a kernel-generated signal (a fault's SIGSEGV, whose union holds the
+/// fault address; `SI_KERNEL`) has sender 0.
 pub fn siginfo(tid: i32) -> Result<(i32, i32, u32)> {
     let si = ptrace::getsiginfo(pid(tid))
         .map_err(|e| CaptureError::ptrace("PTRACE_GETSIGINFO", tid, e))?;
-    // SAFETY: si_pid/si_uid read the kill/queue union member; for other
-    // codes they read whatever the kernel put there, which is still
-    // initialised memory of the struct.
+    if !has_sender(si.si_signo, si.si_code) {
+        return Ok((si.si_code, 0, 0));
+    }
+    // SAFETY: for these codes the kernel filled the kill/queue/child union
+    // member, whose first fields are si_pid and si_uid.
     let (spid, suid) = unsafe { (si.si_pid(), si.si_uid()) };
     Ok((si.si_code, spid, suid))
+}
+
+/// Whether a `siginfo_t` with this signal and code names a sending process.
+pub fn has_sender(signo: i32, code: i32) -> bool {
+    code <= 0 || signo == libc::SIGCHLD
 }
 
 fn check(r: libc::c_long, op: &'static str, tid: i32) -> Result<()> {
@@ -327,5 +338,11 @@ mod tests {
             Stop::Interrupt { signal: 5 }
         );
         assert!(Stop::from_status(0).is_death());
+        // A fault's SIGSEGV (SEGV_MAPERR = 1) has no sender; kill(2) does.
+        assert!(!has_sender(libc::SIGSEGV, 1));
+        assert!(!has_sender(libc::SIGSEGV, 0x80));
+        assert!(has_sender(libc::SIGSEGV, 0));
+        assert!(has_sender(libc::SIGTERM, -6));
+        assert!(has_sender(libc::SIGCHLD, 1));
     }
 }

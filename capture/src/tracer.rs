@@ -32,10 +32,21 @@
 //! (`PTRACE_SYSCALL`, `PTRACE_CONT`, `PTRACE_LISTEN` or `PTRACE_DETACH`),
 //! except a parked early child, resumed when announced.
 //!
-//! **Invariant:** a tracee running under capture's seccomp filter is never
-//! detached (its recorded syscalls would fail with `ENOSYS` without a
-//! tracer): after the main process exits, or the writer fails, the tracer
-//! keeps serving its stops until every tracee has exited.
+//! **Invariant:** every tracee is recorded until it exits, the main
+//! process's survivors included (as `strace -f` does); `--detach-on-exit`
+//! releases the survivors when the main process exits, and as PID 1 they
+//! are killed then (the kernel kills a namespace whose init exits). A
+//! tracee running under capture's seccomp filter is never detached (its
+//! recorded syscalls would fail with `ENOSYS` without a tracer): after the
+//! main process exits, or the writer fails, the tracer keeps serving its
+//! stops until every tracee has exited.
+//!
+//! Denials: `io_uring_setup` (ENOSYS, unless `--allow-io-uring`) and
+//! `ptrace` attach/seize of capture's own threads (EPERM) are skipped at
+//! their entry stop and answered at their exit stop (`arch::deny_syscall`),
+//! recorded with a `Denied` marker. A restricted tracee's
+//! `sched_getaffinity` is answered with its original CPU set
+//! ([`crate::placement`]).
 //!
 //! **Invariant:** an event is sent to the writer before the tracer's own
 //! copy of the state applies it (see [`crate::state`]).
@@ -99,6 +110,8 @@ struct Entry {
     args: [u64; 6],
     ts: u64,
     params: Vec<Param>,
+    /// Denied by capture ([`Tracer::denial`]): skipped, returns `-errno`.
+    deny: Option<i32>,
 }
 
 struct ThreadInfo {
@@ -133,6 +146,19 @@ pub struct Tracer {
     /// set): threads run with `PTRACE_CONT` unless a syscall is pending.
     seccomp: bool,
     placement: Placement,
+    /// `--detach-on-exit`: release survivors when the main process exits.
+    detach_on_exit: bool,
+    /// `--allow-io-uring`: io_uring_setup is not denied.
+    allow_io_uring: bool,
+    /// The main process's exit was handled ([`Tracer::on_main_exit`]).
+    main_exit_done: bool,
+    /// capture is its PID namespace's init: survivors of the main process
+    /// are killed when it exits, as the kernel does when init exits.
+    pid1: bool,
+    /// Finds processes entering the namespace from outside (PID 1 only).
+    entered: Option<crate::entered::Scanner>,
+    /// Processes released by `--detach-on-exit` (not "entered" later).
+    released: HashSet<i32>,
     pub stats: Stats,
     _not_send: PhantomData<*const ()>,
 }
@@ -179,6 +205,12 @@ impl Tracer {
             set: None,
             seccomp: false,
             placement: Placement::new(CpuAffinity::None),
+            detach_on_exit: false,
+            allow_io_uring: false,
+            main_exit_done: false,
+            pid1: false,
+            entered: None,
+            released: HashSet::new(),
             stats: Stats::default(),
             _not_send: PhantomData,
         }
@@ -192,6 +224,24 @@ impl Tracer {
     pub fn with_syscalls(mut self, set: Option<SyscallSet>, seccomp: bool) -> Tracer {
         self.seccomp = seccomp && set.is_some();
         self.set = set;
+        self
+    }
+
+    /// What happens when the main process exits and which syscalls are
+    /// denied: `detach_on_exit` releases the survivors (else they are
+    /// recorded until the last one exits; as PID 1 they are killed, as the
+    /// kernel would); `allow_io_uring` lets `io_uring_setup` through.
+    pub fn with_policy(mut self, detach_on_exit: bool, allow_io_uring: bool) -> Tracer {
+        self.detach_on_exit = detach_on_exit;
+        self.allow_io_uring = allow_io_uring;
+        self.pid1 = crate::entered::is_namespace_init();
+        self
+    }
+
+    /// Attaches processes entering the PID namespace from outside
+    /// ([`crate::entered`]).
+    pub fn with_entered(mut self, scanner: Option<crate::entered::Scanner>) -> Tracer {
+        self.entered = scanner;
         self
     }
 
@@ -246,23 +296,22 @@ impl Tracer {
     /// Runs until the main process exited (launch) or the tracer detached.
     pub fn run(&mut self) -> Result<Outcome> {
         loop {
+            if self.main_status.is_some() && !self.main_exit_done {
+                self.main_exit_done = true;
+                self.on_main_exit();
+            }
             self.record_forwarded();
             if self.mode == Mode::Attach && signals::detach_requested() && !self.detaching {
                 self.begin_detach();
             }
-            if self.main_status.is_some()
-                && !self.detaching
-                && !self.seccomp
-                && !self.threads.is_empty()
-            {
-                // The workload's main process is gone: leave the rest
-                // running, untraced. Not under a seccomp filter: detached,
-                // they would get ENOSYS for every syscall of the set, so
-                // capture keeps tracing them until they exit.
-                self.begin_detach();
-            }
             if self.threads.is_empty() && self.early.is_empty() {
                 break;
+            }
+            if !self.main_exit_done
+                && !self.detaching
+                && self.entered.as_ref().is_some_and(|s| s.due())
+            {
+                self.attach_entered();
             }
             match ptrace::wait_any(false) {
                 Ok(None) => continue,
@@ -285,23 +334,223 @@ impl Tracer {
         })
     }
 
+    /// The main process exited. Its survivors are recorded until the last
+    /// one exits (as `strace -f` does), except: as PID 1 they are killed
+    /// (the kernel kills a PID namespace when its init exits, and capture
+    /// is about to); with `--detach-on-exit` they are released (not under
+    /// a seccomp filter: detached, they would get ENOSYS for every syscall
+    /// of the set, so capture keeps tracing them).
+    fn on_main_exit(&mut self) {
+        signals::main_gone();
+        let survivors = self.survivors();
+        if survivors.is_empty() || self.detaching {
+            return;
+        }
+        if self.pid1 && self.mode == Mode::Launch {
+            for pid in &survivors {
+                // SAFETY: kill(2) on a process we trace (not reaped, so
+                // its pid is still its own).
+                unsafe { libc::kill(*pid, libc::SIGKILL) };
+            }
+            self.marker(
+                MarkerKind::Detach,
+                survivors.len() as u64,
+                format!(
+                    "the launched command exited; capture is PID 1: {} remaining processes killed, as the kernel does when a PID namespace's init exits",
+                    survivors.len()
+                ),
+            );
+            return;
+        }
+        if !self.detach_on_exit {
+            return;
+        }
+        if self.seccomp {
+            self.marker(
+                MarkerKind::Detach,
+                0,
+                "--detach-on-exit: not under a --syscalls filter (released processes would get ENOSYS); recording them until they exit".into(),
+            );
+            return;
+        }
+        self.marker(
+            MarkerKind::Detach,
+            survivors.len() as u64,
+            format!(
+                "--detach-on-exit: the launched command exited; releasing {} processes: {:?}",
+                survivors.len(),
+                survivors
+            ),
+        );
+        self.released.extend(survivors);
+        self.begin_detach();
+    }
+
+    /// Processes still traced, by pid.
+    fn survivors(&self) -> Vec<i32> {
+        let mut v: Vec<i32> = self.threads.values().map(|t| t.pid).collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
+
+    /// Records the signals capture received and forwarded, each naming its
+    /// original sender; after the main process exited, forwards them to
+    /// every process still traced.
     fn record_forwarded(&mut self) {
-        for (sig, n) in signals::take_forwarded() {
-            for _ in 0..n {
+        let lost = signals::overflowed();
+        if lost > 0 {
+            self.tracer_error(format!(
+                "{lost} signals sent to capture were forwarded but not recorded (queue full)"
+            ));
+        }
+        for f in signals::take_forwarded() {
+            let targets = if f.sent {
+                vec![self.main_pid]
+            } else if self.main_exit_done {
+                self.survivors()
+            } else {
+                Vec::new()
+            };
+            for pid in targets {
+                if !f.sent {
+                    // SAFETY: kill(2) on a process we trace (not reaped).
+                    unsafe { libc::kill(pid, f.signo) };
+                }
                 let ev = Event {
                     ts: mono_ns(),
-                    tid: self.main_pid,
-                    pid: self.main_pid,
+                    tid: pid,
+                    pid,
                     body: EventBody::Signal(SignalEvent {
-                        signo: sig,
+                        signo: f.signo,
                         code: 0,
-                        sender_pid: std::process::id() as i32,
-                        sender_uid: 0,
+                        sender_pid: f.sender_pid,
+                        sender_uid: f.sender_uid,
                         action: SignalAction::Forwarded,
                     }),
                 };
                 self.emit(ev);
             }
+        }
+    }
+
+    /// Attaches every process that entered the PID namespace from outside
+    /// since the last look ([`crate::entered`]).
+    fn attach_entered(&mut self) {
+        let (threads, early, released) = (&self.threads, &self.early, &self.released);
+        let Some(scanner) = self.entered.as_mut() else {
+            return;
+        };
+        let found = scanner.candidates(|p| {
+            threads.contains_key(&p) || early.contains_key(&p) || released.contains(&p)
+        });
+        for pid in found {
+            self.attach_one_entered(pid);
+        }
+    }
+
+    /// Attaches `pid` (entered from outside) and records it: a marker
+    /// saying so, a `ProcessStart` with its real parent (none inside the
+    /// namespace unless its parent is traced), an `Exec` with its image as
+    /// `/proc` shows it, and the rest of `/proc` (cwd, fds) as a seed of
+    /// both state copies.
+    fn attach_one_entered(&mut self, pid: i32) {
+        // Attaching an earlier candidate may have made this one ours (a
+        // child it forked meanwhile is auto-attached, announced later).
+        let me = std::process::id() as i32;
+        let ours = |pid: i32| procfs::status(pid).is_some_and(|s| s.tracer_pid == me);
+        if self.threads.contains_key(&pid) || self.early.contains_key(&pid) || ours(pid) {
+            return;
+        }
+        let ppid = procfs::status(pid).map(|s| s.ppid).unwrap_or(0);
+        let tids = match crate::attach::attach(pid) {
+            Ok(t) => t,
+            Err(CaptureError::NoSuchProcess { .. } | CaptureError::TraceeDied { .. }) => return,
+            Err(_) if ours(pid) || procfs::status(pid).is_none() => return,
+            Err(e) => {
+                self.tracer_error(format!(
+                    "cannot attach to pid {pid}, which entered the PID namespace from outside: {e}"
+                ));
+                return;
+            }
+        };
+        let seed = crate::attach::seed(pid);
+        let parent_traced = ppid > 0 && self.threads.contains_key(&ppid);
+        self.marker(
+            MarkerKind::Attach,
+            pid as u64,
+            format!(
+                "pid {pid} ({}) entered the PID namespace from outside (parent: {}); attached {} threads",
+                String::from_utf8_lossy(&seed.comm),
+                if ppid > 0 {
+                    format!("pid {ppid}")
+                } else {
+                    "outside the namespace".to_string()
+                },
+                tids.len()
+            ),
+        );
+        let ts = mono_ns();
+        self.emit(Event {
+            ts,
+            tid: pid,
+            pid,
+            body: EventBody::ProcessStart(ProcessStart {
+                parent_tid: if parent_traced { ppid } else { 0 },
+                child_pid: pid,
+                child_tid: pid,
+                clone_flags: libc::SIGCHLD as u64,
+            }),
+        });
+        for &t in tids.iter().filter(|&&t| t != pid) {
+            self.emit(Event {
+                ts,
+                tid: t,
+                pid,
+                body: EventBody::ProcessStart(ProcessStart {
+                    parent_tid: pid,
+                    child_pid: pid,
+                    child_tid: t,
+                    clone_flags: CLONE_THREAD | 0x0f00,
+                }),
+            });
+        }
+        self.emit(Event {
+            ts,
+            tid: pid,
+            pid,
+            body: EventBody::Exec(Exec {
+                old_tid: pid,
+                filename_raw: Vec::new(),
+                filename_resolved: seed.exepath.clone(),
+                argv: seed.argv.clone(),
+                env: seed.env.clone(),
+                exe_from_memfd: seed.exe_from_memfd,
+                exepath: seed.exepath.clone(),
+                comm: seed.comm.clone(),
+                uid: seed.uid,
+                euid: seed.euid,
+                gid: seed.gid,
+                egid: seed.egid,
+                cap_permitted: seed.cap_permitted,
+                cap_effective: seed.cap_effective,
+            }),
+        });
+        // cwd, fds and the rest of /proc: into both copies of the state.
+        self.state.seed(seed.clone());
+        if let Err(e) = self.sink.send(Msg::Seed(Box::new(seed))) {
+            self.sink_failed.get_or_insert(e);
+        }
+        for t in tids {
+            self.threads.insert(
+                t,
+                ThreadInfo {
+                    pid,
+                    started: false,
+                    entry: None,
+                    prelude: false,
+                },
+            );
         }
     }
 
@@ -475,6 +724,9 @@ impl Tracer {
                 if id.is_none() {
                     self.stats.foreign_syscalls += 1;
                 }
+                let deny =
+                    id.and_then(|id| self.denial(tid, id, &arch::canonical_args(arch, id, args)));
+                let wanted = wanted || deny.is_some();
                 if !wanted || id.is_none() {
                     // Not recorded. Under a filter nothing is kept (the exit
                     // is not wanted: `PTRACE_CONT`); otherwise an entry
@@ -487,6 +739,7 @@ impl Tracer {
                             args,
                             ts,
                             params: Vec::new(),
+                            deny: None,
                         });
                     }
                     self.resume(tid, 0);
@@ -518,19 +771,47 @@ impl Tracer {
                     }
                     None => (args, Vec::new()),
                 };
+                if id == Some(SCHED_SETAFFINITY) {
+                    let target = target_tid(tid, args[0]);
+                    let failed = self
+                        .placement
+                        .before_setaffinity(target, self.threads.keys().copied());
+                    for (t, e) in failed {
+                        self.tracer_error(format!(
+                            "--cpu-affinity: cannot give thread {t} its CPUs back: {e}"
+                        ));
+                    }
+                }
+                let entry = Entry {
+                    id,
+                    args,
+                    ts,
+                    params,
+                    deny,
+                };
+                if let Some(errno) = deny {
+                    if let Err(e) = arch::deny_syscall(tid, -(errno as i64)) {
+                        self.tracer_error(format!("cannot deny a syscall of {tid}: {e}"));
+                    }
+                    if seccomp_stop {
+                        // Skipped at a seccomp stop: resumed with
+                        // PTRACE_CONT, so no exit stop follows.
+                        self.finish_syscall(tid, entry, -(errno as i64), false);
+                        self.resume(tid, 0);
+                        return;
+                    }
+                }
                 if let Some(t) = self.threads.get_mut(&tid) {
-                    t.entry = Some(Entry {
-                        id,
-                        args,
-                        ts,
-                        params,
-                    });
+                    t.entry = Some(entry);
                 }
             }
             SyscallInfo::Exit { rval, .. } => {
                 let entry = self.threads.get_mut(&tid).and_then(|t| t.entry.take());
                 match entry {
-                    Some(e) => self.finish_syscall(tid, e, rval, false),
+                    Some(e) => {
+                        let rval = self.answer_exit(tid, &e, rval);
+                        self.finish_syscall(tid, e, rval, false)
+                    }
                     None => self.stats.unmatched_exits += 1,
                 }
             }
@@ -539,11 +820,77 @@ impl Tracer {
         self.resume(tid, 0);
     }
 
+    /// Whether capture denies this syscall, with the errno it returns:
+    /// `io_uring_setup` (ENOSYS, as Docker's default seccomp profile does,
+    /// unless `--allow-io-uring`): io_uring moves data without syscalls the
+    /// trace could see; `ptrace(PTRACE_ATTACH|PTRACE_SEIZE)` of one of
+    /// capture's own threads (EPERM): both would stop for ever, each
+    /// waiting for the other.
+    fn denial(&self, _tid: i32, id: u16, args: &[u64; 6]) -> Option<i32> {
+        const PTRACE_ATTACH: u64 = 16;
+        const PTRACE_SEIZE: u64 = 0x4206;
+        match id {
+            IO_URING_SETUP if !self.allow_io_uring => Some(libc::ENOSYS),
+            PTRACE
+                if matches!(args[0], PTRACE_ATTACH | PTRACE_SEIZE)
+                    && is_capture_task(args[1] as i32) =>
+            {
+                Some(libc::EPERM)
+            }
+            _ => None,
+        }
+    }
+
+    /// At a syscall's exit stop: the return value of a denied syscall
+    /// (set in the tracee), and the CPU set a `sched_getaffinity` of a
+    /// tracee that placement restricts would report without capture
+    /// (written over the kernel's answer; the return value is the mask
+    /// size, the same either way). Returns the value the tracee sees.
+    fn answer_exit(&mut self, tid: i32, e: &Entry, rval: i64) -> i64 {
+        if let Some(errno) = e.deny {
+            let r = -(errno as i64);
+            if let Err(err) = arch::set_return(tid, r) {
+                self.tracer_error(format!("cannot deny a syscall of {tid}: {err}"));
+            }
+            return r;
+        }
+        if e.id == Some(SCHED_GETAFFINITY) && rval > 0 {
+            let target = target_tid(tid, e.args[0]);
+            if self.threads.contains_key(&target)
+                && let Some(set) = self.placement.original_set(target)
+            {
+                let bytes = placement::set_bytes(&set);
+                let n = (rval as usize).min(bytes.len());
+                if !crate::mem::write(tid, e.args[2], &bytes[..n]) {
+                    self.tracer_error(format!(
+                        "--cpu-affinity: cannot give {tid} its CPU set in sched_getaffinity"
+                    ));
+                }
+            }
+        }
+        rval
+    }
+
     /// Emits the `SyscallEvent` for `entry`.
     fn finish_syscall(&mut self, tid: i32, entry: Entry, ret: i64, no_return: bool) {
         let Some(id) = entry.id else {
             return;
         };
+        if let Some(errno) = entry.deny {
+            let name = syscalls::name(id).unwrap_or("syscall");
+            self.marker(
+                MarkerKind::Denied,
+                u64::from(id),
+                format!(
+                    "{name} of thread {tid} denied by capture ({})",
+                    if errno == libc::EPERM {
+                        "EPERM: it would ptrace capture itself"
+                    } else {
+                        "ENOSYS: io_uring's I/O would not be recorded; --allow-io-uring permits it"
+                    }
+                ),
+            );
+        }
         let ts = mono_ns().max(entry.ts);
         let pid = self.pid_of(tid);
         let sc = syscalls::by_id(id);
@@ -855,6 +1202,27 @@ impl Tracer {
         }
         self.threads.remove(&tid);
     }
+}
+
+/// `sched_setaffinity(2)`, `sched_getaffinity(2)`, `io_uring_setup(2)`.
+const SCHED_SETAFFINITY: u16 = 203;
+const SCHED_GETAFFINITY: u16 = 204;
+const IO_URING_SETUP: u16 = 425;
+/// `ptrace(2)`.
+const PTRACE: u16 = 101;
+
+/// The thread a `pid` argument names: 0 is the caller.
+fn target_tid(tid: i32, arg: u64) -> i32 {
+    match arg as i32 {
+        0 => tid,
+        t => t,
+    }
+}
+
+/// Whether `tid` is one of capture's own threads (as the tracee names it:
+/// tracees live in capture's PID namespace or below it).
+fn is_capture_task(tid: i32) -> bool {
+    tid > 0 && std::path::Path::new(&format!("/proc/self/task/{tid}")).exists()
 }
 
 /// Per-syscall entry decoding the table cannot express and state needs:

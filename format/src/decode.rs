@@ -122,6 +122,7 @@ pub fn marker_kind(k: fb::MarkerKind) -> MarkerKind {
         fb::MarkerKind::Gap => MarkerKind::Gap,
         fb::MarkerKind::Attach => MarkerKind::Attach,
         fb::MarkerKind::Detach => MarkerKind::Detach,
+        fb::MarkerKind::Denied => MarkerKind::Denied,
         _ => MarkerKind::TracerError,
     }
 }
@@ -259,6 +260,10 @@ pub fn meta(m: fb::TraceMeta<'_>) -> TraceMeta {
         snaplen: m.snaplen(),
         syscall_set: s(m.syscall_set()),
         syscall_arch: s(m.syscall_arch()),
+        unrecorded_io: m
+            .unrecorded_io()
+            .map(|v| v.iter().map(str::to_string).collect())
+            .unwrap_or_default(),
     }
 }
 

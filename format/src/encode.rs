@@ -168,6 +168,7 @@ fn marker_kind(k: MarkerKind) -> fb::MarkerKind {
         MarkerKind::TracerError => fb::MarkerKind::TracerError,
         MarkerKind::Attach => fb::MarkerKind::Attach,
         MarkerKind::Detach => fb::MarkerKind::Detach,
+        MarkerKind::Denied => fb::MarkerKind::Denied,
     }
 }
 
@@ -341,6 +342,14 @@ pub(crate) fn meta<'a>(fbb: &mut Fbb<'a>, m: &TraceMeta) -> WIPOffset<fb::TraceM
     });
     let syscall_set = string(fbb, &m.syscall_set);
     let syscall_arch = string(fbb, &m.syscall_arch);
+    let unrecorded_io = (!m.unrecorded_io.is_empty()).then(|| {
+        let offs: Vec<_> = m
+            .unrecorded_io
+            .iter()
+            .map(|u| fbb.create_string(u))
+            .collect();
+        fbb.create_vector(&offs)
+    });
     fb::TraceMeta::create(
         fbb,
         &fb::TraceMetaArgs {
@@ -360,6 +369,7 @@ pub(crate) fn meta<'a>(fbb: &mut Fbb<'a>, m: &TraceMeta) -> WIPOffset<fb::TraceM
             snaplen: m.snaplen,
             syscall_set,
             syscall_arch,
+            unrecorded_io,
         },
     )
 }

@@ -25,6 +25,11 @@ pub mod result_index {
     /// target): index of the second path argument is kept in `Param::index`,
     /// this is only used for values no argument register holds.
     pub const EXTRA: u8 = 20;
+    /// What the second fd argument referred to (`copy_file_range`'s
+    /// `fdout`, `sendfile`'s `in_fd`, `splice`'s `fd_out`, `epoll_ctl`'s
+    /// `fd`), like [`FD_NAME`] for the first; not for `dup2`/`dup3`, whose
+    /// second fd is the one being replaced.
+    pub const FD2_NAME: u8 = 21;
 }
 
 /// One recorded event.
@@ -171,6 +176,8 @@ pub enum MarkerKind {
     TracerError,
     Attach,
     Detach,
+    /// capture denied a syscall (`count`: its canonical id).
+    Denied,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -369,4 +376,6 @@ pub struct TraceMeta {
     pub snaplen: u32,
     pub syscall_set: String,
     pub syscall_arch: String,
+    /// Unrecorded data paths the workload was allowed (`--allow-io-uring`).
+    pub unrecorded_io: Vec<String>,
 }

@@ -4,13 +4,16 @@
 
 use std::fmt::Write as _;
 
-use trace_format::model::{CloneArgs, Param, SockAddr, SyscallEvent, Value, result_index};
+use trace_format::model::{
+    CloneArgs, Param, SignalEvent, SockAddr, SyscallEvent, Value, result_index,
+};
 use trace_format::state::fd_table::endpoint;
 use trace_format::syscalls::{
     self, Arg, ArgKind, ArgRef, CLONE_ARGS_FIELDS, OPEN_HOW_FIELDS, SIGNALS, Syscall,
 };
 
 use super::context::TraceContext;
+use crate::rules::FieldArg;
 
 /// The decoded parameter with `index`, if the trace holds one.
 pub fn param(ev: &SyscallEvent, index: u8) -> Option<&Value> {
@@ -42,6 +45,39 @@ pub fn push_text(out: &mut String, b: &[u8]) {
         Ok(s) => out.push_str(s),
         Err(_) => out.push_str(&String::from_utf8_lossy(b)),
     }
+}
+
+/// A `signaldeliver` event's argument, as Falco names them: `spid` (the
+/// sender, 0 for the kernel), `dpid` (the process it was delivered to),
+/// `sig` (its name, e.g. `SIGQUIT`; raw: the number), and this format's
+/// `code` (`si_code`). Indexes follow Falco's order: 1 `spid`, 2 `dpid`,
+/// 3 `sig`. False for anything else.
+pub fn render_signal_arg(
+    out: &mut String,
+    s: &SignalEvent,
+    pid: i32,
+    arg: &FieldArg,
+    form: Form,
+) -> bool {
+    let key = match arg {
+        FieldArg::Key(k) => &**k,
+        FieldArg::Index(1) => "spid",
+        FieldArg::Index(2) => "dpid",
+        FieldArg::Index(3) => "sig",
+        _ => return false,
+    };
+    let _ = match key {
+        "spid" => write!(out, "{}", s.sender_pid),
+        "dpid" => write!(out, "{pid}"),
+        "code" => write!(out, "{}", s.code),
+        "sig" if form == Form::Raw => write!(out, "{}", s.signo),
+        "sig" => {
+            out.push_str(&syscalls::render_enum(&SIGNALS, s.signo as u64));
+            Ok(())
+        }
+        _ => return false,
+    };
+    true
 }
 
 /// Appends a socket address: `ip:port`, a unix path, or `family N`.
@@ -80,6 +116,7 @@ pub fn render_param(
             render_ret(out, ev, kind, form);
             true
         }
+        ArgRef::Arg(i) if arg_unused(ev, i) => false,
         ArgRef::Arg(i) => {
             // What the kernel filled is recorded under a result index.
             let filled = match kind {
@@ -272,15 +309,21 @@ pub fn render_register(out: &mut String, raw: u64, kind: ArgKind, form: Form, ct
 /// call. Fds are followed by what they referred to.
 pub fn render_all(out: &mut String, sc: &Syscall, ev: &SyscallEvent, ctx: &TraceContext) {
     for (i, a) in sc.args.iter().enumerate() {
+        if arg_unused(ev, i as u8) {
+            continue;
+        }
         if i > 0 {
             out.push(' ');
         }
         out.push_str(a.name);
         out.push('=');
         render_param(out, ev, ArgRef::Arg(i as u8), a.kind, Form::Rendered, ctx);
-        if matches!(a.kind, ArgKind::Fd)
-            && let Some(Value::Str(name)) = param(ev, result_index::FD_NAME)
-            && i == first_fd_arg(sc).unwrap_or(usize::MAX)
+        let fd_name = match fd_arg_rank(sc, i) {
+            Some(0) => param(ev, result_index::FD_NAME),
+            Some(1) => param(ev, result_index::FD2_NAME),
+            _ => None,
+        };
+        if let Some(Value::Str(name)) = fd_name
             && !name.is_empty()
         {
             out.push('(');
@@ -316,6 +359,35 @@ pub fn render_all(out: &mut String, sc: &Syscall, ev: &SyscallEvent, ctx: &Trace
             render_value(out, v, ev, idx, ArgKind::Uint, Form::Rendered, ctx);
         }
     }
+}
+
+/// Whether argument `i` is not read by the kernel for this call, so its
+/// register holds whatever the caller left there: `fcntl`'s `arg` for the
+/// commands that take none (`F_GETFD`, `F_GETFL`, `F_GETOWN`, `F_GETSIG`,
+/// `F_GETLEASE`, `F_GETPIPE_SZ`, `F_GET_SEALS`). Not rendered (missing).
+pub fn arg_unused(ev: &SyscallEvent, i: u8) -> bool {
+    const FCNTL: u16 = 72;
+    const NO_ARG: [u64; 7] = [1, 3, 9, 11, 1025, 1032, 1034];
+    ev.id == FCNTL
+        && i == 2
+        && ev
+            .args
+            .get(1)
+            .is_some_and(|c| NO_ARG.contains(&(c & 0xffff_ffff)))
+}
+
+/// Among the arguments of kind `Fd`, which one argument `i` is (0: the
+/// first); `None` when it is not an fd.
+fn fd_arg_rank(sc: &Syscall, i: usize) -> Option<usize> {
+    if !matches!(sc.args.get(i)?.kind, ArgKind::Fd) {
+        return None;
+    }
+    Some(
+        sc.args[..i]
+            .iter()
+            .filter(|a| matches!(a.kind, ArgKind::Fd))
+            .count(),
+    )
 }
 
 /// The first argument of kind `Fd`.

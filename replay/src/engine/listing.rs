@@ -176,13 +176,23 @@ impl Lister {
                     SignalAction::Stopped => "stopped the process",
                     SignalAction::Forwarded => "forwarded by capture",
                 };
-                let _ = write!(
-                    out,
-                    "signal {} {action} (from pid {} uid {})",
-                    syscalls::render_enum(&syscalls::SIGNALS, s.signo as u64),
-                    s.sender_pid,
-                    s.sender_uid
-                );
+                const SIGCHLD: i32 = 17;
+                let sig = syscalls::render_enum(&syscalls::SIGNALS, s.signo as u64);
+                // A kernel-generated signal (a fault, SI_KERNEL) has no
+                // sending process; its siginfo holds e.g. a fault address.
+                if s.code > 0 && s.signo != SIGCHLD {
+                    let _ = write!(
+                        out,
+                        "signal {sig} {action} (from the kernel, si_code {})",
+                        s.code
+                    );
+                } else {
+                    let _ = write!(
+                        out,
+                        "signal {sig} {action} (from pid {} uid {})",
+                        s.sender_pid, s.sender_uid
+                    );
+                }
             }
             EventBody::Marker(m) => {
                 let kind = match m.kind {
@@ -192,6 +202,7 @@ impl Lister {
                     MarkerKind::TracerError => "tracer error",
                     MarkerKind::Attach => "attach",
                     MarkerKind::Detach => "detach",
+                    MarkerKind::Denied => "denied",
                 };
                 let _ = write!(out, "-- {kind}");
                 if m.kind == MarkerKind::Gap {

@@ -40,6 +40,9 @@ pub struct Stats {
     pub processes: BTreeMap<i32, ProcSummary>,
     /// Gap markers: (time, events lost, reason escaped).
     pub gaps: Vec<(u64, u64, String)>,
+    /// Data paths the workload was allowed that the trace does not show
+    /// (the metadata's `unrecorded_io`, e.g. io_uring).
+    pub unrecorded_io: Vec<String>,
 }
 
 impl Stats {
@@ -110,6 +113,11 @@ impl Stats {
             }
         }
         self.gaps.extend(o.gaps);
+        for u in o.unrecorded_io {
+            if !self.unrecorded_io.contains(&u) {
+                self.unrecorded_io.push(u);
+            }
+        }
     }
 
     /// Event types by count, most frequent first (ties by name).

@@ -79,7 +79,10 @@ impl Job<'_> {
                 (n, Output::Lines(lines))
             }
             Job::Stats => {
-                let mut s = Stats::default();
+                let mut s = Stats {
+                    unrecorded_io: chunk.meta().unrecorded_io,
+                    ..Stats::default()
+                };
                 let n = walk_chunk(chunk, |v| s.add(v));
                 (n, Output::Stats(Box::new(s)))
             }

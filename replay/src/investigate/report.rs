@@ -52,6 +52,12 @@ pub fn write_stats(out: &mut impl Write, s: &Stats, sum: &Summary) -> io::Result
     for (t, n, why) in &s.gaps {
         writeln!(out, "  {}: {n} events lost: {why}", time_text(*t))?;
     }
+    if !s.unrecorded_io.is_empty() {
+        writeln!(out, "unrecorded I/O paths: {}", s.unrecorded_io.len())?;
+        for u in &s.unrecorded_io {
+            writeln!(out, "  {}", escape(u))?;
+        }
+    }
     writeln!(out, "problems: {}", sum.problems.len())?;
     for (path, p) in &sum.problems {
         writeln!(out, "  {}: {}", escape_os(path), escape(p))?;

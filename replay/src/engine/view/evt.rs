@@ -232,6 +232,10 @@ impl<'a> EventView<'a> {
     }
 
     pub(super) fn evt_arg(&mut self, f: &FieldRef, form: Form) -> Option<FieldValue<'_>> {
+        if let EventBody::Signal(sig) = &self.ev.body {
+            let pid = self.ev.pid;
+            return self.compose(|buf, _| args::render_signal_arg(buf, sig, pid, &f.arg, form));
+        }
         let s = self.syscall_event()?;
         let sc = self.syscall?;
         let (r, kind) = match &f.arg {

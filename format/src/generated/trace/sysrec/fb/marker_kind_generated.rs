@@ -5,16 +5,17 @@ use super::*;
 #[deprecated(since = "2.0.0", note = "Use associated constants instead. This will no longer be generated in 2021.")]
 pub const ENUM_MIN_MARKER_KIND: u8 = 0;
 #[deprecated(since = "2.0.0", note = "Use associated constants instead. This will no longer be generated in 2021.")]
-pub const ENUM_MAX_MARKER_KIND: u8 = 5;
+pub const ENUM_MAX_MARKER_KIND: u8 = 6;
 #[deprecated(since = "2.0.0", note = "Use associated constants instead. This will no longer be generated in 2021.")]
 #[allow(non_camel_case_types)]
-pub const ENUM_VALUES_MARKER_KIND: [MarkerKind; 6] = [
+pub const ENUM_VALUES_MARKER_KIND: [MarkerKind; 7] = [
   MarkerKind::CaptureStart,
   MarkerKind::CaptureStop,
   MarkerKind::Gap,
   MarkerKind::TracerError,
   MarkerKind::Attach,
   MarkerKind::Detach,
+  MarkerKind::Denied,
 ];
 
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
@@ -28,9 +29,10 @@ impl MarkerKind {
   pub const TracerError: Self = Self(3);
   pub const Attach: Self = Self(4);
   pub const Detach: Self = Self(5);
+  pub const Denied: Self = Self(6);
 
   pub const ENUM_MIN: u8 = 0;
-  pub const ENUM_MAX: u8 = 5;
+  pub const ENUM_MAX: u8 = 6;
   pub const ENUM_VALUES: &'static [Self] = &[
     Self::CaptureStart,
     Self::CaptureStop,
@@ -38,6 +40,7 @@ impl MarkerKind {
     Self::TracerError,
     Self::Attach,
     Self::Detach,
+    Self::Denied,
   ];
   /// Returns the variant's name or "" if unknown.
   pub fn variant_name(self) -> Option<&'static str> {
@@ -48,6 +51,7 @@ impl MarkerKind {
       Self::TracerError => Some("TracerError"),
       Self::Attach => Some("Attach"),
       Self::Detach => Some("Detach"),
+      Self::Denied => Some("Denied"),
       _ => None,
     }
   }

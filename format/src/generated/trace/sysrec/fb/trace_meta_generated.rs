@@ -34,6 +34,7 @@ impl<'a> TraceMeta<'a> {
   pub const VT_SNAPLEN: ::flatbuffers::VOffsetT = 30;
   pub const VT_SYSCALL_SET: ::flatbuffers::VOffsetT = 32;
   pub const VT_SYSCALL_ARCH: ::flatbuffers::VOffsetT = 34;
+  pub const VT_UNRECORDED_IO: ::flatbuffers::VOffsetT = 36;
 
   #[inline]
   pub unsafe fn init_from_table(table: ::flatbuffers::Table<'a>) -> Self {
@@ -46,6 +47,7 @@ impl<'a> TraceMeta<'a> {
   ) -> ::flatbuffers::WIPOffset<TraceMeta<'bldr>> {
     let mut builder = TraceMetaBuilder::new(_fbb);
     builder.add_start_wall_ns(args.start_wall_ns);
+    if let Some(x) = args.unrecorded_io { builder.add_unrecorded_io(x); }
     if let Some(x) = args.syscall_arch { builder.add_syscall_arch(x); }
     if let Some(x) = args.syscall_set { builder.add_syscall_set(x); }
     builder.add_snaplen(args.snaplen);
@@ -177,6 +179,13 @@ impl<'a> TraceMeta<'a> {
     // which contains a valid value in this slot
     unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<&str>>(TraceMeta::VT_SYSCALL_ARCH, None)}
   }
+  #[inline]
+  pub fn unrecorded_io(&self) -> Option<::flatbuffers::Vector<'a, ::flatbuffers::ForwardsUOffset<&'a str>>> {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'a, ::flatbuffers::ForwardsUOffset<&'a str>>>>(TraceMeta::VT_UNRECORDED_IO, None)}
+  }
 }
 
 impl ::flatbuffers::Verifiable for TraceMeta<'_> {
@@ -201,6 +210,7 @@ impl ::flatbuffers::Verifiable for TraceMeta<'_> {
      .visit_field::<u32>("snaplen", Self::VT_SNAPLEN, false)?
      .visit_field::<::flatbuffers::ForwardsUOffset<&str>>("syscall_set", Self::VT_SYSCALL_SET, false)?
      .visit_field::<::flatbuffers::ForwardsUOffset<&str>>("syscall_arch", Self::VT_SYSCALL_ARCH, false)?
+     .visit_field::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'_, ::flatbuffers::ForwardsUOffset<&'_ str>>>>("unrecorded_io", Self::VT_UNRECORDED_IO, false)?
      .finish();
     Ok(())
   }
@@ -222,6 +232,7 @@ pub struct TraceMetaArgs<'a> {
     pub snaplen: u32,
     pub syscall_set: Option<::flatbuffers::WIPOffset<&'a str>>,
     pub syscall_arch: Option<::flatbuffers::WIPOffset<&'a str>>,
+    pub unrecorded_io: Option<::flatbuffers::WIPOffset<::flatbuffers::Vector<'a, ::flatbuffers::ForwardsUOffset<&'a str>>>>,
 }
 impl<'a> Default for TraceMetaArgs<'a> {
   #[inline]
@@ -243,6 +254,7 @@ impl<'a> Default for TraceMetaArgs<'a> {
       snaplen: 0,
       syscall_set: None,
       syscall_arch: None,
+      unrecorded_io: None,
     }
   }
 }
@@ -317,6 +329,10 @@ impl<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> TraceMetaBuilder<'a, 'b, A> {
     self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<_>>(TraceMeta::VT_SYSCALL_ARCH, syscall_arch);
   }
   #[inline]
+  pub fn add_unrecorded_io(&mut self, unrecorded_io: ::flatbuffers::WIPOffset<::flatbuffers::Vector<'b , ::flatbuffers::ForwardsUOffset<&'b  str>>>) {
+    self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<_>>(TraceMeta::VT_UNRECORDED_IO, unrecorded_io);
+  }
+  #[inline]
   pub fn new(_fbb: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>) -> TraceMetaBuilder<'a, 'b, A> {
     let start = _fbb.start_table();
     TraceMetaBuilder {
@@ -350,6 +366,7 @@ impl ::core::fmt::Debug for TraceMeta<'_> {
       ds.field("snaplen", &self.snaplen());
       ds.field("syscall_set", &self.syscall_set());
       ds.field("syscall_arch", &self.syscall_arch());
+      ds.field("unrecorded_io", &self.unrecorded_io());
       ds.finish()
   }
 }
