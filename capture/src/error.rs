@@ -31,7 +31,7 @@ pub enum CaptureError {
     CommandNotFound { cmd: String },
 
     /// The command exists but cannot be executed.
-    #[error("`{cmd}`: cannot execute: {source}")]
+    #[error("`{cmd}`: cannot execute")]
     CommandNotExecutable {
         cmd: String,
         #[source]
@@ -51,7 +51,7 @@ pub enum CaptureError {
     },
 
     /// The trace file cannot be created.
-    #[error("output `{}` is not writable: {source}", path.display())]
+    #[error("output `{}` is not writable", path.display())]
     OutputNotWritable { path: PathBuf, source: io::Error },
 
     /// `-o` names something other than a regular file (a FIFO, socket or
@@ -63,18 +63,22 @@ pub enum CaptureError {
     OutputNotRegular { path: PathBuf },
 
     /// The trace writer failed.
-    #[error("trace writer: {0}")]
-    Writer(String),
+    #[error("trace writer")]
+    Writer(#[from] trace_format::error::WriteError),
+
+    /// The writer thread is gone (it stopped, panicked, or was closed).
+    #[error("the trace writer thread {0}")]
+    WriterGone(&'static str),
 
     /// `--syscalls`: the seccomp filter could not be built or installed.
-    #[error("--syscalls: {0} (`--syscalls all` records without a filter)")]
+    #[error("--syscalls (`--syscalls all` records without a filter)")]
     Seccomp(#[from] crate::seccomp::SeccompError),
     /// Shipping to S3 cannot be set up (bad URL, client configuration).
-    #[error("--s3: {0}")]
-    Ship(String),
+    #[error("--s3")]
+    Ship(#[source] sysrec_s3::S3Error),
 
     /// Any other I/O error, with what was being done.
-    #[error("{what}: {source}")]
+    #[error("{what}")]
     Io { what: String, source: io::Error },
 }
 

@@ -36,7 +36,10 @@ fn main() -> ExitCode {
     match capture::run(&config) {
         Ok(report) => {
             if let Some(e) = &report.writer_error {
-                eprintln!("capture: trace incomplete: {}", escape(&e.to_string()));
+                eprintln!(
+                    "capture: trace incomplete: {}",
+                    escape(&trace_format::error::Chain(e).to_string())
+                );
             }
             if !config.quiet {
                 eprintln!("{}", report.summary_line());
@@ -79,7 +82,7 @@ fn main() -> ExitCode {
         }
         Err(e) => {
             let err = anyhow::Error::new(e);
-            eprintln!("capture: {}", escape(&err.to_string()));
+            eprintln!("capture: {}", escape(&format!("{err:#}")));
             match err.downcast_ref::<capture::CaptureError>() {
                 Some(capture::CaptureError::CommandNotFound { .. }) => ExitCode::from(NOT_FOUND),
                 Some(capture::CaptureError::CommandNotExecutable { .. }) => {

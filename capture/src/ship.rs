@@ -177,7 +177,7 @@ impl Shipper {
                 ..sysrec_s3::ClientOptions::default()
             },
         )
-        .map_err(|e| CaptureError::Ship(e.to_string()))?;
+        .map_err(CaptureError::Ship)?;
         let (tx, rx) = channel();
         let (done_tx, done) = channel();
         let status = Arc::new(Mutex::new(ShipStatus::default()));

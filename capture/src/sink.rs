@@ -73,8 +73,8 @@ impl Sink {
         match &self.tx {
             Some(tx) => tx
                 .send(msg)
-                .map_err(|_| CaptureError::Writer("the writer thread stopped".into())),
-            None => Err(CaptureError::Writer("the writer is closed".into())),
+                .map_err(|_| CaptureError::WriterGone("stopped")),
+            None => Err(CaptureError::WriterGone("is closed")),
         }
     }
 
@@ -83,14 +83,14 @@ impl Sink {
         self.tx = None;
         match self.handle.take().map(JoinHandle::join) {
             Some(Ok(r)) => r,
-            Some(Err(_)) => Err(CaptureError::Writer("the writer thread panicked".into())),
-            None => Err(CaptureError::Writer("the writer is closed".into())),
+            Some(Err(_)) => Err(CaptureError::WriterGone("panicked")),
+            None => Err(CaptureError::WriterGone("is closed")),
         }
     }
 }
 
 fn werr(e: trace_format::error::WriteError) -> CaptureError {
-    CaptureError::Writer(e.to_string())
+    CaptureError::Writer(e)
 }
 
 fn run(

@@ -53,6 +53,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::marker::PhantomData;
+use trace_format::error::Chain;
 
 use nix::errno::Errno;
 use trace_format::model::{
@@ -573,7 +574,7 @@ impl Tracer {
         };
         match r {
             Ok(()) | Err(CaptureError::TraceeDied { .. }) => {}
-            Err(e) => self.tracer_error(e.to_string()),
+            Err(e) => self.tracer_error(Chain(&e).to_string()),
         }
     }
 
@@ -678,7 +679,7 @@ impl Tracer {
         match ptrace::listen(tid) {
             Ok(()) | Err(CaptureError::TraceeDied { .. }) => {}
             Err(e) => {
-                self.tracer_error(e.to_string());
+                self.tracer_error(Chain(&e).to_string());
                 self.resume(tid, 0);
             }
         }
@@ -689,7 +690,7 @@ impl Tracer {
             Ok(i) => i,
             Err(CaptureError::TraceeDied { .. }) => return,
             Err(e) => {
-                self.tracer_error(e.to_string());
+                self.tracer_error(Chain(&e).to_string());
                 self.resume(tid, 0);
                 return;
             }
@@ -1148,7 +1149,7 @@ impl Tracer {
             match ptrace::interrupt(tid) {
                 Ok(()) => {}
                 Err(CaptureError::TraceeDied { .. }) => {}
-                Err(e) => self.tracer_error(e.to_string()),
+                Err(e) => self.tracer_error(Chain(&e).to_string()),
             }
         }
         let parked: Vec<(i32, i32)> = self.early.drain().collect();
@@ -1198,7 +1199,7 @@ impl Tracer {
         match ptrace::detach(tid, sig) {
             Ok(()) => self.detached += 1,
             Err(CaptureError::TraceeDied { .. }) => {}
-            Err(e) => self.tracer_error(e.to_string()),
+            Err(e) => self.tracer_error(Chain(&e).to_string()),
         }
         self.threads.remove(&tid);
     }

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 /// What went wrong reading a trace.
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
-    #[error("cannot read `{path}`: {source}")]
+    #[error("cannot read `{path}`")]
     Io {
         path: PathBuf,
         #[source]
@@ -200,7 +200,7 @@ impl ReadError {
 /// What went wrong writing a trace.
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
-    #[error("cannot write trace `{path}`: {source}")]
+    #[error("cannot write trace `{path}`")]
     Io {
         path: PathBuf,
         #[source]
@@ -210,4 +210,42 @@ pub enum WriteError {
     Options(String),
     #[error("the trace writer thread stopped unexpectedly")]
     WriterGone,
+}
+
+/// An error followed by its sources, joined by `: ` (what anyhow's `{:#}`
+/// prints). Error messages here never repeat their source (the convention
+/// of every error type in sysrec); text made from an error outside the
+/// binaries goes through this, so the cause is printed once, not lost.
+pub struct Chain<'a>(pub &'a (dyn std::error::Error + 'static));
+
+impl std::fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut cur = self.0.source();
+        while let Some(e) = cur {
+            write!(f, ": {e}")?;
+            cur = e.source();
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_io_error_prints_once_with_its_cause() {
+        let e = ReadError::Io {
+            path: "t.zst".into(),
+            source: std::io::Error::from_raw_os_error(libc::ENOENT),
+        };
+        assert_eq!(e.to_string(), "cannot read `t.zst`");
+        let text = Chain(&e).to_string();
+        assert!(
+            text.starts_with("cannot read `t.zst`: No such file or directory"),
+            "{text}"
+        );
+        assert_eq!(text.matches("No such file").count(), 1);
+    }
 }

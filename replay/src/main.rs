@@ -20,6 +20,7 @@ use replay::investigate::report::{write_stats, write_verify};
 use replay::investigate::{Around, Job, Output, Summary};
 use replay::rules::{CompiledFilter, LoadOptions, Priority, RuleMatching, load_files};
 use trace_format::TraceReader;
+use trace_format::error::Chain;
 use trace_format::escape::{escape, escape_os};
 use trace_format::verify::verify;
 
@@ -182,9 +183,10 @@ fn open(path: &Path, s3_endpoint: &Option<String>) -> anyhow::Result<Vec<(PathBu
             .into_iter()
             .map(|t| (PathBuf::from(t.url), t.reader))
             .collect()),
+        // A local trace's errors name the path themselves.
         None => Ok(vec![(
             path.to_path_buf(),
-            TraceReader::open(path).with_context(context)?,
+            TraceReader::open(path).map_err(anyhow::Error::new)?,
         )]),
     }
 }
@@ -235,7 +237,7 @@ fn run(cli: &Cli) -> Result<(), Failure> {
         let filter = match cli.filter.as_deref().map(str::trim) {
             None | Some("") => None,
             Some(c) => Some(Box::new(
-                CompiledFilter::new(c).map_err(|e| anyhow::anyhow!("{e}"))?,
+                CompiledFilter::new(c).map_err(anyhow::Error::new)?,
             )),
         };
         let window = match &cli.around {
@@ -317,7 +319,7 @@ fn run(cli: &Cli) -> Result<(), Failure> {
                         write_err = Some(e);
                     }
                 }
-                Item::Problem(p) => summary.problem(path, p.to_string()),
+                Item::Problem(p) => summary.problem(path, Chain(&p).to_string()),
                 Item::Notice(n) => summary.problem(path, n),
             },
         );

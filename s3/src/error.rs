@@ -38,7 +38,7 @@ pub enum S3Error {
         secs: u64,
     },
 
-    #[error("reading `{}`: {source}", path.display())]
+    #[error("reading `{}`", path.display())]
     Local {
         path: PathBuf,
         #[source]

@@ -267,7 +267,7 @@ pub fn renamed(m: &Manifest) -> Manifest {
 /// `.partial` is read by scanning.
 fn describe_segment(path: &Path, index: u32) -> Result<(Option<String>, SegmentEntry), String> {
     let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
-    let reader = TraceReader::open(path).map_err(|e| e.to_string())?;
+    let reader = TraceReader::open(path).map_err(|e| trace_format::error::Chain(&e).to_string())?;
     let mut trace_id = None;
     let mut entry = SegmentEntry {
         index,

@@ -121,7 +121,7 @@ impl Worker {
                     self.pop();
                 }
                 Err(e) if e.failure() == Failure::Transient => {
-                    let msg = e.to_string();
+                    let msg = trace_format::error::Chain(&e).to_string();
                     self.update(|s| {
                         s.retries += 1;
                         s.last_error = Some(msg);
@@ -130,7 +130,7 @@ impl Worker {
                     self.take_segments(delay);
                 }
                 Err(e) => {
-                    let msg = e.to_string();
+                    let msg = trace_format::error::Chain(&e).to_string();
                     let (spool, _) = spool::stem_of(&self.output);
                     eprintln!(
                         "capture: S3 upload failed and will not be retried: {}; the trace is kept in `{}`",
@@ -228,7 +228,7 @@ impl Worker {
                     eprintln!(
                         "capture: leftovers in `{}`: {}",
                         escape_os(&folder),
-                        escape(&e.to_string())
+                        escape(&trace_format::error::Chain(&e).to_string())
                     );
                     continue;
                 }

@@ -3,6 +3,7 @@
 use std::io::{self, Write};
 use std::path::Path;
 
+use trace_format::error::Chain;
 use trace_format::escape::{escape, escape_os};
 use trace_format::verify::VerifyReport;
 
@@ -94,7 +95,7 @@ pub fn write_verify(out: &mut impl Write, path: &Path, r: &VerifyReport) -> io::
         )?;
     }
     for p in &r.problems {
-        writeln!(out, "  PROBLEM: {}", escape(&p.to_string()))?;
+        writeln!(out, "  PROBLEM: {}", escape(&Chain(p).to_string()))?;
     }
     if r.is_intact() {
         writeln!(

@@ -22,10 +22,10 @@ pub struct CompiledFilter {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum FilterError {
     /// Syntax.
-    #[error("invalid filter: {0}")]
+    #[error("invalid filter")]
     Parse(#[from] ParseError),
     /// Types, fields, macros.
-    #[error("invalid filter: {0}")]
+    #[error("invalid filter")]
     Compile(#[from] CompileError),
 }
 
