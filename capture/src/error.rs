@@ -65,6 +65,11 @@ pub enum CaptureError {
     #[error("--s3: {0}")]
     Ship(String),
 
+    /// `--rules`: the rules do not load (every diagnostic, with file,
+    /// line and column).
+    #[error(transparent)]
+    Rules(#[from] replay::rules::LoadError),
+
     /// Any other I/O error, with what was being done.
     #[error("{what}: {source}")]
     Io { what: String, source: io::Error },

@@ -39,6 +39,14 @@ fn main() -> ExitCode {
                     s.lost_events, s.lost_chunks
                 );
             }
+            // Undelivered alerts are reported even with -q.
+            if let Some(a) = &report.alerts
+                && (!config.quiet || a.undelivered() > 0)
+            {
+                for line in a.lines() {
+                    eprintln!("{line}");
+                }
+            }
             // What could not be shipped is reported even with -q.
             if let Some(ship) = &report.ship
                 && (!config.quiet || !ship.complete())

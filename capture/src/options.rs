@@ -86,6 +86,9 @@ pub struct Args {
     #[arg(long, value_enum, value_name = "POLICY", default_value_t = CpuAffinity::Auto)]
     pub cpu_affinity: CpuAffinity,
 
+    #[command(flatten)]
+    pub alerts: crate::alerts::AlertArgs,
+
     /// The command to launch and record.
     #[arg(last = true, value_name = "CMD")]
     pub cmd: Vec<OsString>,
@@ -119,6 +122,8 @@ pub struct Config {
     /// `--syscalls` as given, for the trace metadata.
     pub syscall_spec: String,
     pub cpu_affinity: CpuAffinity,
+    /// `--rules`: live alerts.
+    pub alerts: Option<crate::alerts::AlertOptions>,
 }
 
 impl Config {
@@ -155,6 +160,8 @@ pub enum OptionError {
     S3(String),
     #[error("invalid --flush-timeout `{0}` (expected seconds, e.g. 20)")]
     FlushTimeout(String),
+    #[error(transparent)]
+    Alerts(#[from] crate::alerts::AlertOptionError),
 }
 
 /// Parses `123`, `64K`, `100M`, `2G` (binary multiples, optional `B`/`iB`).
@@ -202,6 +209,7 @@ impl Args {
         if chunk_bytes == Some(0) {
             return Err(OptionError::Zero("chunk-size"));
         }
+        let alerts = self.alerts.validate()?;
         let set = parse_set(&self.syscalls)?;
         let all = self.syscalls.split(',').any(|i| i.trim() == "all");
         let ship = match &self.s3 {
@@ -248,6 +256,7 @@ impl Args {
             syscalls: (!all).then_some(set),
             syscall_spec: self.syscalls.trim().to_string(),
             cpu_affinity: self.cpu_affinity,
+            alerts,
         })
     }
 }
