@@ -242,3 +242,75 @@ impl LiveAlerts {
         report
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    fn parse(args: &[&str]) -> std::result::Result<crate::Config, String> {
+        crate::Args::try_parse_from(args)
+            .map_err(|e| e.to_string())?
+            .validate()
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn options() {
+        let c = parse(&["capture", "--", "ls"]).unwrap();
+        assert!(c.alerts.is_none());
+        let c = parse(&["capture", "--rules", "r.yaml", "--", "ls"]).unwrap();
+        let a = c.alerts.unwrap();
+        assert_eq!(a.targets, vec![AlertTarget::Stderr]);
+        assert_eq!(a.format, AlertFormat::Json);
+        assert_eq!(a.load.min_priority, Priority::Debug);
+        assert_eq!(a.load.rule_matching, RuleMatching::First);
+        let c = parse(&[
+            "capture",
+            "--rules",
+            "r.yaml",
+            "--alerts",
+            "stdout",
+            "--alerts",
+            "http://sidekick:2801/",
+            "--alerts-format",
+            "text",
+            "--min-priority",
+            "warning",
+            "--rule-matching",
+            "all",
+            "--",
+            "ls",
+        ])
+        .unwrap();
+        let a = c.alerts.unwrap();
+        assert_eq!(a.targets.len(), 2);
+        assert_eq!(a.format, AlertFormat::Text);
+        assert_eq!(a.load.min_priority, Priority::Warning);
+        assert_eq!(a.load.rule_matching, RuleMatching::All);
+        // The alert options go with --rules.
+        assert!(parse(&["capture", "--alerts", "stdout", "--", "ls"]).is_err());
+        assert!(parse(&["capture", "--min-priority", "error", "--", "ls"]).is_err());
+        let e = parse(&[
+            "capture",
+            "--rules",
+            "r",
+            "--min-priority",
+            "loud",
+            "--",
+            "ls",
+        ]);
+        assert!(e.unwrap_err().contains("`loud` is not a priority"));
+        let e = parse(&[
+            "capture",
+            "--rules",
+            "r",
+            "--alerts",
+            "https://x/",
+            "--",
+            "ls",
+        ]);
+        assert!(e.unwrap_err().contains("https is not supported"));
+    }
+}

@@ -286,6 +286,25 @@ fn an_http_target_answering_500_is_retried_then_counted() {
 }
 
 #[test]
+fn an_http_target_that_never_answers_holds_capture_no_longer_than_its_flush_timeout() {
+    if !ptrace_permitted() {
+        return;
+    }
+    // Takes connections (the kernel's backlog does) and never answers.
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/", l.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for c in l.incoming() {
+            held.push(c);
+        }
+    });
+    // `undeliverable` runs capture under the tests' time limit: it must
+    // exit on its own, every alert counted and on stderr.
+    undeliverable(&url);
+}
+
+#[test]
 fn rules_that_do_not_load_stop_capture_before_the_workload() {
     let w = Work::new();
     let bad = w.path("bad_rules.yaml");
