@@ -93,7 +93,7 @@ pub struct AlertArgs {
     pub rules: Vec<PathBuf>,
 
     /// Where alerts go: stdout, stderr (default), a file (appended to), or
-    /// http://HOST[:PORT]/PATH (Falco's JSON by POST, as falcosidekick
+    /// `http://HOST[:PORT]/PATH` (Falco's JSON by POST, as falcosidekick
     /// takes it). Repeatable.
     #[arg(long = "alerts", value_name = "TARGET", requires = "rules")]
     pub alerts: Vec<String>,

@@ -23,7 +23,7 @@ pub struct AlertReport {
     pub bad_chunks: u64,
     pub bad_chunk_error: Option<String>,
     /// Delay from each alert's syscall to its hand-off to the targets, in
-    /// ns (the first [`MAX_SAMPLES`]).
+    /// ns (the first `MAX_SAMPLES`).
     delays: Vec<u64>,
     pub worst_delay: Duration,
     /// Lines that a line target (stdout, stderr, file) could not take.
