@@ -77,6 +77,11 @@ pub enum CaptureError {
     #[error("--s3")]
     Ship(#[source] sysrec_s3::S3Error),
 
+    /// `--rules`: the rules do not load (every diagnostic, with file,
+    /// line and column).
+    #[error(transparent)]
+    Rules(#[from] replay::rules::LoadError),
+
     /// Any other I/O error, with what was being done.
     #[error("{what}")]
     Io { what: String, source: io::Error },

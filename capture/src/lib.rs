@@ -45,6 +45,7 @@
 //! `waitpid(-1, __WALL)` loop, which is also how traced children report:
 //! no second waiter can steal a traced child's status.
 
+pub mod alerts;
 pub mod arch;
 pub mod attach;
 pub mod clock;
@@ -94,6 +95,8 @@ pub struct Report {
     pub attached: bool,
     /// `--s3`: what was shipped and what was not.
     pub ship: Option<ship::ShipReport>,
+    /// `--rules`: what live evaluation raised and delivered.
+    pub alerts: Option<alerts::AlertReport>,
 }
 
 impl Report {
@@ -254,6 +257,23 @@ pub fn run(config: &Config) -> Result<Report> {
             }
             Err(e) => return Err(failed_start(None, out, false, e)),
         },
+        None => None,
+    };
+    // `--rules`: the rules load now (a bad file fails before the workload
+    // starts) and closed chunks go to the evaluator thread.
+    let live = match &config.alerts {
+        Some(a) => {
+            let rules = alerts::load(a)?;
+            if !config.quiet {
+                for w in rules.warnings() {
+                    eprintln!("capture: {w}");
+                }
+            }
+            let (live, tx) = alerts::LiveAlerts::start(rules, a, config.verbose)?;
+            wopts.on_chunk = Some(tx);
+            wopts.chunk_secs = wopts.chunk_secs.min(alerts::CHUNK_SECS);
+            Some(live)
+        }
         None => None,
     };
     if wopts.chunk_bytes < 1024 {
@@ -431,6 +451,8 @@ pub fn run(config: &Config) -> Result<Report> {
         Ok(s) => (Some(s), writer_error),
         Err(e) => (None, writer_error.or(Some(e))),
     };
+    // The writer is done (its chunk sender dropped): the last alerts.
+    let alerts = live.map(|l| l.finish(signals::flush_deadline(alerts::FLUSH_TIMEOUT)));
     // The writer is done (its segment sender dropped): flush the uploads.
     let ship = match (shipper, &config.ship) {
         (Some(s), Some(cfg)) => Some(s.finish(signals::flush_deadline(cfg.flush_timeout))),
@@ -444,5 +466,6 @@ pub fn run(config: &Config) -> Result<Report> {
         writer_error,
         attached: attach_mode,
         ship,
+        alerts,
     })
 }

@@ -62,6 +62,14 @@ fn main() -> ExitCode {
                     );
                 }
             }
+            // Undelivered alerts are reported even with -q.
+            if let Some(a) = &report.alerts
+                && (!config.quiet || a.undelivered() > 0)
+            {
+                for line in a.lines() {
+                    eprintln!("{line}");
+                }
+            }
             // What could not be shipped is reported even with -q.
             if let Some(ship) = &report.ship
                 && (!config.quiet || !ship.complete())

@@ -100,6 +100,8 @@ pub struct Args {
     /// capture can lose.
     #[arg(long, value_name = "MS", default_value_t = 1000)]
     pub flush_interval: u64,
+    #[command(flatten)]
+    pub alerts: crate::alerts::AlertArgs,
 
     /// The command to launch and record.
     #[arg(last = true, value_name = "CMD")]
@@ -156,6 +158,8 @@ pub struct Config {
     pub allow_io_uring: bool,
     /// `--flush-interval`: a chunk is closed at least this often.
     pub flush_interval: Duration,
+    /// `--rules`: live alerts.
+    pub alerts: Option<crate::alerts::AlertOptions>,
 }
 
 impl Config {
@@ -196,6 +200,8 @@ pub enum OptionError {
         "--snaplen {0} is over the limit of {MAX_SNAPLEN} bytes (1 MiB) of buffer kept per event"
     )]
     Snaplen(u32),
+    #[error(transparent)]
+    Alerts(#[from] crate::alerts::AlertOptionError),
 }
 
 /// Parses `123`, `64K`, `100M`, `2G` (binary multiples, optional `B`/`iB`).
@@ -249,6 +255,7 @@ impl Args {
         if chunk_bytes == Some(0) {
             return Err(OptionError::Zero("chunk-size"));
         }
+        let alerts = self.alerts.validate()?;
         let set = parse_set(&self.syscalls)?;
         let all = self.syscalls.split(',').any(|i| i.trim() == "all");
         let ship = match &self.s3 {
@@ -298,6 +305,7 @@ impl Args {
             detach_on_exit: self.detach_on_exit,
             allow_io_uring: self.allow_io_uring,
             flush_interval: Duration::from_millis(self.flush_interval),
+            alerts,
         })
     }
 }

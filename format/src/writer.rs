@@ -83,6 +83,10 @@ pub struct WriterOptions {
     /// A limit on the bytes on disk (a shipper's spool); a chunk that does
     /// not fit is lost and recorded as a gap.
     pub disk_budget: Option<Arc<DiskBudget>>,
+    /// Told about every chunk as it is closed, with its uncompressed bytes
+    /// (a size-prefixed FlatBuffer, as [`crate::Chunk::from_bytes`] takes
+    /// it), for live rule evaluation. Unbounded: it never blocks `push`.
+    pub on_chunk: Option<std::sync::mpsc::Sender<Vec<u8>>>,
 }
 
 impl Default for WriterOptions {
@@ -96,6 +100,7 @@ impl Default for WriterOptions {
             queue_chunks: 2,
             on_segment: None,
             disk_budget: None,
+            on_chunk: None,
         }
     }
 }
@@ -451,6 +456,10 @@ impl TraceWriter {
         fbb.finish_size_prefixed(root, Some(fb::CHUNK_IDENTIFIER));
         let bytes = fbb.finished_data().to_vec();
         fbb.reset();
+        if let Some(tx) = &self.opts.on_chunk {
+            // A consumer that is gone is no reason to stop recording.
+            let _ = tx.send(bytes.clone());
+        }
         self.events.clear();
         let (hash_tx, hash_rx) = sync_channel(1);
         self.prev_hash = PrevHash::Pending(hash_rx);

@@ -1,0 +1,155 @@
+//! What live evaluation did, for the exit summary: alerts by priority,
+//! delay from syscall to alert, lag, and what each target could not take.
+
+use std::time::Duration;
+
+use replay::rules::Priority;
+
+use super::http::{Delivery, HttpUrl};
+
+/// Delay samples kept for the median (the worst is always exact).
+const MAX_SAMPLES: usize = 1 << 20;
+
+/// Counters of the evaluator thread.
+#[derive(Clone, Debug, Default)]
+pub struct AlertReport {
+    /// Alerts per priority, most severe first (`Priority as usize`).
+    pub by_priority: [u64; 8],
+    /// Chunks evaluated and events in them.
+    pub chunks: u64,
+    pub events: u64,
+    /// Chunks that could not be evaluated (never expected: they come from
+    /// the writer), with the last reason.
+    pub bad_chunks: u64,
+    pub bad_chunk_error: Option<String>,
+    /// Delay from each alert's syscall to its hand-off to the targets, in
+    /// ns (the first `MAX_SAMPLES`).
+    delays: Vec<u64>,
+    pub worst_delay: Duration,
+    /// Lines that a line target (stdout, stderr, file) could not take.
+    pub line_failures: Vec<(String, u64, String)>,
+    /// HTTP targets: what was delivered and what was not.
+    pub http: Vec<(HttpUrl, Delivery)>,
+}
+
+impl AlertReport {
+    /// Counts one alert of `priority` handed over `delay` after its event.
+    pub fn alert(&mut self, priority: Priority, delay: Duration) {
+        self.by_priority[priority as usize] += 1;
+        if self.delays.len() < MAX_SAMPLES {
+            self.delays.push(delay.as_nanos() as u64);
+        }
+        self.worst_delay = self.worst_delay.max(delay);
+    }
+
+    /// Alerts raised, all priorities.
+    pub fn alerts(&self) -> u64 {
+        self.by_priority.iter().sum()
+    }
+
+    /// Median delay from syscall to alert.
+    pub fn median_delay(&self) -> Option<Duration> {
+        let mut d = self.delays.clone();
+        if d.is_empty() {
+            return None;
+        }
+        let mid = d.len() / 2;
+        let (_, m, _) = d.select_nth_unstable(mid);
+        Some(Duration::from_nanos(*m))
+    }
+
+    /// Alerts that reached no target they were meant for.
+    pub fn undelivered(&self) -> u64 {
+        self.http.iter().map(|(_, d)| d.failed).sum::<u64>()
+            + self.line_failures.iter().map(|(_, n, _)| n).sum::<u64>()
+    }
+
+    /// The summary lines (`capture: alerts: ...`).
+    pub fn lines(&self) -> Vec<String> {
+        let mut v = Vec::new();
+        let mut by = Vec::new();
+        for (i, n) in self.by_priority.iter().enumerate() {
+            if *n > 0
+                && let Some(p) = PRIORITIES.get(i)
+            {
+                by.push(format!("{n} {}", p.as_str()));
+            }
+        }
+        let delay = match self.median_delay() {
+            Some(m) => format!(
+                ", delay from syscall to alert: median {:.3} s, worst {:.3} s",
+                m.as_secs_f64(),
+                self.worst_delay.as_secs_f64()
+            ),
+            None => String::new(),
+        };
+        v.push(format!(
+            "capture: alerts: {}{} ({} events in {} chunks evaluated){delay}",
+            self.alerts(),
+            if by.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", by.join(", "))
+            },
+            self.events,
+            self.chunks,
+        ));
+        if self.bad_chunks > 0 {
+            v.push(format!(
+                "capture: alerts: {} chunks could not be evaluated: {}",
+                self.bad_chunks,
+                self.bad_chunk_error.as_deref().unwrap_or("")
+            ));
+        }
+        for (t, n, e) in &self.line_failures {
+            v.push(format!(
+                "capture: alerts: {n} alerts could not be written to {t}: {e}"
+            ));
+        }
+        for (url, d) in &self.http {
+            let mut line = format!(
+                "capture: alerts: {url}: {} delivered, {} failed, {} retries",
+                d.delivered, d.failed, d.retries
+            );
+            if d.failed > 0 {
+                line.push_str(&format!(
+                    " (undelivered alerts were written to stderr; last error: {})",
+                    d.last_error.as_deref().unwrap_or("unknown")
+                ));
+            }
+            v.push(line);
+        }
+        v
+    }
+}
+
+const PRIORITIES: [Priority; 8] = [
+    Priority::Emergency,
+    Priority::Alert,
+    Priority::Critical,
+    Priority::Error,
+    Priority::Warning,
+    Priority::Notice,
+    Priority::Informational,
+    Priority::Debug,
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_and_delays() {
+        let mut r = AlertReport::default();
+        assert_eq!(r.median_delay(), None);
+        r.alert(Priority::Warning, Duration::from_millis(300));
+        r.alert(Priority::Warning, Duration::from_millis(100));
+        r.alert(Priority::Critical, Duration::from_millis(900));
+        assert_eq!(r.alerts(), 3);
+        assert_eq!(r.median_delay(), Some(Duration::from_millis(300)));
+        assert_eq!(r.worst_delay, Duration::from_millis(900));
+        let l = &r.lines()[0];
+        assert!(l.contains("alerts: 3 (1 Critical, 2 Warning)"), "{l}");
+        assert!(l.contains("median 0.300 s, worst 0.900 s"), "{l}");
+    }
+}
