@@ -46,6 +46,7 @@
 pub mod arch;
 pub mod attach;
 pub mod clock;
+pub mod container_id;
 pub mod decode;
 pub mod error;
 pub mod launch;
@@ -214,15 +215,20 @@ pub fn run(config: &Config) -> Result<Report> {
 
     // Phase 2: the machinery.
     let ecs = meta::spawn_ecs_fetch();
-    let mut base_meta = meta::collect(config.command_line.clone(), config.snaplen);
+    let mut base_meta = meta::collect(
+        config.command_line.clone(),
+        config.snaplen,
+        config.container_id.as_deref(),
+    );
     base_meta.syscall_set = config.syscall_spec.clone();
     let meta_fn = Box::new(move || {
         let mut m = base_meta;
         if let Some(rx) = ecs {
-            m.ecs = rx
+            let ecs = rx
                 .recv_timeout(meta::ECS_TIMEOUT + Duration::from_millis(200))
                 .ok()
                 .flatten();
+            meta::apply_ecs(&mut m, ecs);
         }
         m
     });

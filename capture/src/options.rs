@@ -86,6 +86,11 @@ pub struct Args {
     #[arg(long, value_enum, value_name = "POLICY", default_value_t = CpuAffinity::Auto)]
     pub cpu_affinity: CpuAffinity,
 
+    /// The container id to record, instead of the one found in
+    /// /proc/self/cgroup, /proc/self/mountinfo or ECS task metadata.
+    #[arg(long, value_name = "ID")]
+    pub container_id: Option<String>,
+
     /// The command to launch and record.
     #[arg(last = true, value_name = "CMD")]
     pub cmd: Vec<OsString>,
@@ -119,6 +124,8 @@ pub struct Config {
     /// `--syscalls` as given, for the trace metadata.
     pub syscall_spec: String,
     pub cpu_affinity: CpuAffinity,
+    /// `--container-id`: overrides every other source.
+    pub container_id: Option<String>,
 }
 
 impl Config {
@@ -248,6 +255,7 @@ impl Args {
             syscalls: (!all).then_some(set),
             syscall_spec: self.syscalls.trim().to_string(),
             cpu_affinity: self.cpu_affinity,
+            container_id: self.container_id.filter(|s| !s.trim().is_empty()),
         })
     }
 }
