@@ -147,6 +147,6 @@ pub use loader::Priority;
 pub use output::OutputTemplate;
 pub use ruleset::{
     CompiledFilter, CompiledRule, CompiledRuleset, EventType, FilterError, LoadOptions,
-    RuleMatching, RulesetLoader, load_files,
+    RuleMatching, RulesetLoader, SUGGESTED_OUTPUT, load_files,
 };
 pub use source::{FieldSource, FieldValue, OwnedValue};

@@ -49,13 +49,23 @@ pub struct LoadOptions {
     pub min_priority: Priority,
     /// `first` or `all`.
     pub rule_matching: RuleMatching,
+    /// Append Falco 0.44's suggested output fields ([`SUGGESTED_OUTPUT`])
+    /// to every syscall rule's output, as Falco does by default
+    /// (`append_output: suggested_output: true`); `--no-suggested-output`
+    /// turns it off.
+    pub suggested_output: bool,
 }
+
+/// The fields Falco 0.44 appends to every syscall rule's output (the
+/// container plugin's suggested output fields).
+pub const SUGGESTED_OUTPUT: &str = "container_id=%container.id container_name=%container.name container_image_repository=%container.image.repository container_image_tag=%container.image.tag k8s_pod_name=%k8s.pod.name k8s_ns_name=%k8s.ns.name";
 
 impl Default for LoadOptions {
     fn default() -> Self {
         LoadOptions {
             min_priority: Priority::Debug,
             rule_matching: RuleMatching::First,
+            suggested_output: true,
         }
     }
 }
@@ -120,6 +130,7 @@ impl RulesetLoader {
             macro_state: vec![MacroState::Pending; self.col.macros.len()],
             macro_used: vec![false; self.col.macros.len()],
             table: FieldTable::default(),
+            suggested_output: opts.suggested_output,
         };
         let rules = c.run();
         let mut warnings = self.warnings.clone();
@@ -338,6 +349,7 @@ struct RulesetCompiler<'a> {
     macro_state: Vec<MacroState>,
     macro_used: Vec<bool>,
     table: FieldTable,
+    suggested_output: bool,
 }
 
 /// Why a macro reference did not resolve.
@@ -632,7 +644,12 @@ impl RulesetCompiler<'_> {
             );
             output_format = output_format.replace("%container.info", "");
         }
-        let output = match OutputTemplate::parse(&output_format, &mut self.table) {
+        let shown = if self.suggested_output && r.source == "syscall" {
+            format!("{} {SUGGESTED_OUTPUT}", output_format.trim_end())
+        } else {
+            output_format.clone()
+        };
+        let output = match OutputTemplate::parse(&shown, &mut self.table) {
             Ok(o) => o,
             Err(e) => {
                 let sev = if e.unknown_field && skip_unknown {
