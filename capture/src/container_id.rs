@@ -171,12 +171,15 @@ const RUNTIME_FILES: [&str; 3] = ["/etc/hostname", "/etc/hosts", "/etc/resolv.co
 pub fn from_mountinfo(text: &str) -> Option<String> {
     let mounts = parse_mountinfo(text);
     for file in RUNTIME_FILES {
-        for m in mounts.iter().filter(|m| m.mount_point == file) {
-            let segs: Vec<&str> = m.root.split('/').collect();
-            for w in segs.windows(2) {
-                if (w[0] == "containers" || w[0] == "overlay-containers") && is_hex(w[1], 64) {
-                    return Some(w[1].to_ascii_lowercase());
-                }
+        // The last mount on a path is the one in effect (a nested
+        // container's runtime mounts over its parent's).
+        let Some(m) = mounts.iter().rev().find(|m| m.mount_point == file) else {
+            continue;
+        };
+        let segs: Vec<&str> = m.root.split('/').collect();
+        for w in segs.windows(2) {
+            if (w[0] == "containers" || w[0] == "overlay-containers") && is_hex(w[1], 64) {
+                return Some(w[1].to_ascii_lowercase());
             }
         }
     }

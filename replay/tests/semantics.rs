@@ -560,7 +560,12 @@ fn suggested_output_fields_are_appended_by_default() {
         "shell bash (parent=sshd fd=<NA>) execve container_id=host container_name=host \
          container_image_repository= container_image_tag= k8s_pod_name=<NA> k8s_ns_name=<NA>"
     );
-    let names: Vec<_> = shell.output.fields().iter().map(|f| f.name.as_str()).collect();
+    let names: Vec<_> = shell
+        .output
+        .fields()
+        .iter()
+        .map(|f| f.name.as_str())
+        .collect();
     assert_eq!(
         names[4..],
         [

@@ -102,6 +102,19 @@ fn docker_mountinfo_under_cgroup_v2() {
         "40 30 8:17 /containers/{ID}/hostname /etc/hostname rw,relatime - xfs /dev/sdb1 rw\n"
     );
     assert_eq!(from_mountinfo(&own_fs).as_deref(), Some(ID));
+    // A nested container: the last mount on /etc/hostname is in effect.
+    let nested = format!(
+        "{}41 40 0:60 /containers/{SANDBOX}/hostname /etc/hostname rw - tmpfs tmpfs rw\n",
+        docker_mountinfo()
+    );
+    assert_eq!(from_mountinfo(&nested).as_deref(), Some(SANDBOX));
+    // A plain file mounted over it: not a runtime's.
+    let plain = format!(
+        "{}42 40 0:61 /tmp/h /etc/hostname rw - tmpfs tmpfs rw\n",
+        docker_mountinfo()
+    );
+    // /etc/hosts still names the container.
+    assert_eq!(from_mountinfo(&plain).as_deref(), Some(ID));
 }
 
 #[test]
