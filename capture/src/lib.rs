@@ -271,7 +271,13 @@ pub fn run(config: &Config) -> Result<Report> {
                 }
             };
             let pid = l.pid;
-            let seedp: Process = attach::seed(pid);
+            let mut seedp: Process = attach::seed(pid);
+            // capture is PID 1 of its namespace (a container's entrypoint):
+            // the workload is the container's init as Falco would see it
+            // (ARCHITECTURE.md, container start and entrypoint).
+            if std::process::id() == 1 {
+                seedp.vpid = 1;
+            }
             // Seed first: the first chunk's snapshot is taken at the first
             // event.
             let _ = sink.send(Msg::Seed(Box::new(seedp.clone())));

@@ -15,7 +15,8 @@ use e2e_tests::replay_support::*;
 const ID: &str = "3601745b3bd54d9780436faa5f0e4f72bb46231663bb99a6bb892764917832c2";
 
 /// The container rules the workload below triggers.
-const CONTAINER_RULES: [&str; 3] = [
+const CONTAINER_RULES: [&str; 4] = [
+    "Launch Excessively Capable Container",
     "Netcat Remote Code Execution in Container",
     "Launch Package Management Process in Container",
     "Launch Suspicious Network Tool in Container",
@@ -230,6 +231,23 @@ fn container_rules_fire_in_a_container_and_not_on_the_host() {
             "{text}"
         );
     }
+    // capture is the container's PID 1: the workload's exec is the
+    // container's start, evaluated once, with the container's facts (root
+    // here: CAP_SYS_ADMIN and the like, so excessively capable).
+    let started: Vec<_> = found
+        .iter()
+        .filter(|a| a["rule"] == "Launch Excessively Capable Container")
+        .collect();
+    assert_eq!(started.len(), 1, "{:?}", rule_names(&found));
+    assert_eq!(started[0]["output_fields"]["proc.name"], "sh");
+    // Privileged means every capability the kernel has; whether the test
+    // runs with all of them depends on the machine.
+    assert_eq!(
+        found
+            .iter()
+            .any(|a| a["rule"] == "Launch Privileged Container"),
+        t.meta.container_privileged
+    );
     // --no-suggested-output: the rule's own output only.
     let (plain, _) = alerts(
         &w.trace_path(),
