@@ -216,6 +216,20 @@ pub fn parse_group(text: &[u8]) -> Vec<trace_format::model::Group> {
         .collect()
 }
 
+/// Most bytes of `/proc/PID/cmdline` read at an exec (a workload may pass
+/// megabytes of arguments; the syscall decoder keeps 64 KiB of argv too).
+pub const CMDLINE_MAX: u64 = 64 * 1024;
+
+/// The first `limit` bytes of a file; empty when it cannot be read.
+pub fn read_capped(path: &str, limit: u64) -> Vec<u8> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    if let Ok(f) = std::fs::File::open(path) {
+        let _ = f.take(limit).read_to_end(&mut out);
+    }
+    out
+}
+
 /// Splits a NUL-separated list (`cmdline`, `environ`).
 pub fn split_nul(bytes: &[u8]) -> Vec<Vec<u8>> {
     let bytes = bytes.strip_suffix(&[0]).unwrap_or(bytes);

@@ -724,7 +724,7 @@ impl Tracer {
         let exepath = procfs::readlink(&format!("/proc/{pid}/exe"));
         let st = procfs::status(pid).unwrap_or_default();
         // The argv the kernel left (a script's interpreter first), as Falco.
-        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        let cmdline = procfs::read_capped(&format!("/proc/{pid}/cmdline"), procfs::CMDLINE_MAX);
         let argv = if cmdline.is_empty() {
             argv
         } else {
