@@ -49,6 +49,7 @@ pub mod alerts;
 pub mod arch;
 pub mod attach;
 pub mod clock;
+pub mod container_id;
 pub mod decode;
 pub mod entered;
 pub mod error;
@@ -282,7 +283,11 @@ pub fn run(config: &Config) -> Result<Report> {
 
     // Phase 2: the machinery.
     let ecs = meta::spawn_ecs_fetch();
-    let mut base_meta = meta::collect(config.command_line.clone(), config.snaplen);
+    let mut base_meta = meta::collect(
+        config.command_line.clone(),
+        config.snaplen,
+        config.container_id.as_deref(),
+    );
     base_meta.syscall_set = config.syscall_spec.clone();
     if config.allow_io_uring {
         base_meta.unrecorded_io.push(
@@ -293,10 +298,11 @@ pub fn run(config: &Config) -> Result<Report> {
     let meta_fn = Box::new(move || {
         let mut m = base_meta;
         if let Some(rx) = ecs {
-            m.ecs = rx
+            let ecs = rx
                 .recv_timeout(meta::ECS_TIMEOUT + Duration::from_millis(200))
                 .ok()
                 .flatten();
+            meta::apply_ecs(&mut m, ecs);
         }
         m
     });
@@ -339,7 +345,13 @@ pub fn run(config: &Config) -> Result<Report> {
                 Err(e) => return Err(failed_start(Some(sink), out, shipping, e)),
             };
             let pid = l.pid;
-            let seedp: Process = attach::seed(pid);
+            let mut seedp: Process = attach::seed(pid);
+            // capture is PID 1 of its namespace (a container's entrypoint):
+            // the workload is the container's init as Falco would see it
+            // (ARCHITECTURE.md, container start and entrypoint).
+            if std::process::id() == 1 {
+                seedp.vpid = 1;
+            }
             // Seed first: the first chunk's snapshot is taken at the first
             // event.
             let _ = sink.send(Msg::Seed(Box::new(seedp.clone())));

@@ -1,5 +1,6 @@
-//! Trace metadata gathered at start: host, kernel, container, users and
-//! groups, and ECS task metadata.
+//! Trace metadata gathered at start: host, kernel, container (id, source,
+//! capabilities, mounts), Kubernetes pod, users and groups, and ECS task
+//! metadata.
 //!
 //! The ECS task metadata endpoint (`$ECS_CONTAINER_METADATA_URI_V4`) is
 //! fetched on a background thread with a plain HTTP/1.1 GET and a ~1 s
@@ -11,21 +12,46 @@ use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::mpsc::{Receiver, channel};
 use std::time::{Duration, Instant};
 
-use trace_format::model::{Ecs, TraceMeta};
+use trace_format::model::{Ecs, Kubernetes, Label, TraceMeta};
 
+use crate::container_id;
 use crate::procfs;
+
+/// Where a pod's service account namespace is mounted.
+pub const K8S_NAMESPACE_FILE: &str = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
+/// Where a downward API volume conventionally puts the pod's labels.
+pub const K8S_LABELS_FILE: &str = "/etc/podinfo/labels";
 
 /// Deadline of the whole ECS metadata fetch.
 pub const ECS_TIMEOUT: Duration = Duration::from_millis(1000);
 
 /// Everything but the ECS metadata.
-pub fn collect(command_line: Vec<String>, snaplen: u32) -> TraceMeta {
+pub fn collect(
+    command_line: Vec<String>,
+    snaplen: u32,
+    container_id_override: Option<&str>,
+) -> TraceMeta {
     let (release, version, machine) = uname();
+    let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
+    let (cgroup, mountinfo) = (read("/proc/self/cgroup"), read("/proc/self/mountinfo"));
+    let (container_id, container_id_source) =
+        container_id::decide(container_id_override, &cgroup, &mountinfo)
+            .map(|(id, src)| (id, src.to_string()))
+            .unwrap_or_default();
+    let cap_eff = procfs::status(std::process::id() as i32)
+        .map(|s| s.cap_eff)
+        .unwrap_or(0);
+    let cap_last: u32 = read("/proc/sys/kernel/cap_last_cap")
+        .trim()
+        .parse()
+        .unwrap_or(0);
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let hostname = nix::unistd::gethostname()
+        .map(|h| h.to_string_lossy().into_owned())
+        .unwrap_or_default();
     TraceMeta {
         trace_id: [0; 16],
-        hostname: nix::unistd::gethostname()
-            .map(|h| h.to_string_lossy().into_owned())
-            .unwrap_or_default(),
+        hostname: hostname.clone(),
         kernel_release: release,
         kernel_version: version,
         arch: if machine.is_empty() {
@@ -38,9 +64,7 @@ pub fn collect(command_line: Vec<String>, snaplen: u32) -> TraceMeta {
             .unwrap_or_default(),
         tool_version: format!("capture {}", env!("CARGO_PKG_VERSION")),
         command_line,
-        container_id: procfs::parse_container_id(
-            &std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default(),
-        ),
+        container_id,
         ecs: None,
         users: procfs::parse_passwd(&std::fs::read("/etc/passwd").unwrap_or_default()),
         groups: procfs::parse_group(&std::fs::read("/etc/group").unwrap_or_default()),
@@ -49,7 +73,57 @@ pub fn collect(command_line: Vec<String>, snaplen: u32) -> TraceMeta {
         syscall_set: "all".into(),
         syscall_arch: crate::arch::NAME.into(),
         unrecorded_io: Vec::new(),
+        container_id_source,
+        kubernetes: kubernetes(
+            std::fs::read_to_string(K8S_NAMESPACE_FILE).ok().as_deref(),
+            env("POD_NAME")
+                .or_else(|| env("MY_POD_NAME"))
+                .or_else(|| env("HOSTNAME"))
+                .or(Some(hostname).filter(|h| !h.is_empty())),
+            env("POD_UID"),
+            &cgroup,
+            &mountinfo,
+            &read(K8S_LABELS_FILE),
+        ),
+        container_cap_effective: cap_eff,
+        container_privileged: container_id::privileged(cap_eff, cap_last),
+        container_mounts: container_id::container_mounts(&mountinfo),
     }
+}
+
+/// The pod context, when the service account's namespace file is there
+/// (every pod that mounts a service account token: the default).
+pub fn kubernetes(
+    namespace_file: Option<&str>,
+    pod_name: Option<String>,
+    pod_uid: Option<String>,
+    cgroup: &str,
+    mountinfo: &str,
+    labels: &str,
+) -> Option<Kubernetes> {
+    let namespace = namespace_file?.trim().to_string();
+    Some(Kubernetes {
+        namespace,
+        pod_name: pod_name.unwrap_or_default(),
+        pod_uid: pod_uid
+            .or_else(|| container_id::pod_uid_from_mountinfo(mountinfo))
+            .or_else(|| container_id::pod_uid_from_cgroup(cgroup))
+            .unwrap_or_default(),
+        labels: container_id::parse_downward_labels(labels),
+    })
+}
+
+/// Records the ECS metadata; its `DockerId` becomes the container id when
+/// no earlier source found one.
+pub fn apply_ecs(m: &mut TraceMeta, ecs: Option<Ecs>) {
+    if let Some(e) = &ecs
+        && m.container_id.is_empty()
+        && !e.docker_id.is_empty()
+    {
+        m.container_id = e.docker_id.clone();
+        m.container_id_source = container_id::SOURCE_ECS.into();
+    }
+    m.ecs = ecs;
 }
 
 fn uname() -> (String, String, String) {
@@ -123,6 +197,30 @@ pub fn parse_ecs(task: Option<&str>, container: Option<&str>) -> Ecs {
         image_digest: s(&c, "ImageID"),
         availability_zone: s(&t, "AvailabilityZone"),
         launch_type: or(s(&t, "LaunchType"), s(&c, "LaunchType")),
+        task_family: or(
+            s(&t, "Family"),
+            label("com.amazonaws.ecs.task-definition-family"),
+        ),
+        task_revision: or(
+            s(&t, "Revision"),
+            label("com.amazonaws.ecs.task-definition-version"),
+        ),
+        docker_id: s(&c, "DockerId"),
+        labels: c
+            .get("Labels")
+            .and_then(|l| l.as_object())
+            .map(|l| {
+                l.iter()
+                    .take(1024)
+                    .filter_map(|(k, v)| {
+                        Some(Label {
+                            key: k.clone(),
+                            value: v.as_str()?.to_string(),
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
     }
 }
 
@@ -276,9 +374,9 @@ mod tests {
                 }
                 let req = String::from_utf8_lossy(&req).into_owned();
                 let body = if req.starts_with("GET /v4/abc/task ") {
-                    r#"{"Cluster":"arn:aws:ecs:eu-west-1:1:cluster/prod","TaskARN":"arn:aws:ecs:eu-west-1:1:task/prod/t1","AvailabilityZone":"eu-west-1a","LaunchType":"FARGATE"}"#
+                    r#"{"Cluster":"arn:aws:ecs:eu-west-1:1:cluster/prod","TaskARN":"arn:aws:ecs:eu-west-1:1:task/prod/t1","Family":"web-task","Revision":"7","AvailabilityZone":"eu-west-1a","LaunchType":"FARGATE"}"#
                 } else {
-                    r#"{"Name":"web","Image":"nginx:1.27","ImageID":"sha256:beef","Labels":{}}"#
+                    r#"{"DockerId":"5a081c13b6ba4e4f8a6c8f3f0e5e6b2b-2645263297","Name":"web","Image":"nginx:1.27","ImageID":"sha256:beef","Labels":{"com.amazonaws.ecs.cluster":"prod","team":"blue"}}"#
                 };
                 let _ = write!(
                     s,
@@ -299,6 +397,50 @@ mod tests {
         assert_eq!(ecs.image, "nginx:1.27");
         assert_eq!(ecs.image_digest, "sha256:beef");
         assert_eq!(ecs.launch_type, "FARGATE");
+        assert_eq!(ecs.task_family, "web-task");
+        assert_eq!(ecs.task_revision, "7");
+        assert_eq!(ecs.labels.len(), 2);
+        let mut m = TraceMeta::default();
+        apply_ecs(&mut m, Some(ecs));
+        assert_eq!(
+            m.container_id,
+            "5a081c13b6ba4e4f8a6c8f3f0e5e6b2b-2645263297"
+        );
+        assert_eq!(m.container_id_source, "ecs");
+    }
+
+    #[test]
+    fn ecs_docker_id_does_not_override_an_earlier_source() {
+        let mut m = TraceMeta {
+            container_id: "abc".into(),
+            container_id_source: "cgroup".into(),
+            ..TraceMeta::default()
+        };
+        let ecs = parse_ecs(None, Some(r#"{"DockerId":"def"}"#));
+        apply_ecs(&mut m, Some(ecs));
+        assert_eq!(
+            (m.container_id.as_str(), m.container_id_source.as_str()),
+            ("abc", "cgroup")
+        );
+    }
+
+    #[test]
+    fn kubernetes_from_service_account_and_kubelet_paths() {
+        let mi = "2530 2512 259:1 /var/lib/kubelet/pods/8c0f2e5c-3b9a-4b5e-9a0f-2f7e0c0f0a1b/etc-hosts /etc/hosts rw - xfs /dev/x rw\n";
+        let k = kubernetes(
+            Some("payments\n"),
+            Some("web-5d8f-abcde".into()),
+            None,
+            "0::/\n",
+            mi,
+            "app=\"web\"\n",
+        );
+        let k = k.unwrap_or_default();
+        assert_eq!(k.namespace, "payments");
+        assert_eq!(k.pod_name, "web-5d8f-abcde");
+        assert_eq!(k.pod_uid, "8c0f2e5c-3b9a-4b5e-9a0f-2f7e0c0f0a1b");
+        assert_eq!(k.labels[0].value, "web");
+        assert!(kubernetes(None, Some("x".into()), None, "", "", "").is_none());
     }
 
     #[test]

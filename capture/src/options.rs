@@ -102,6 +102,10 @@ pub struct Args {
     pub flush_interval: u64,
     #[command(flatten)]
     pub alerts: crate::alerts::AlertArgs,
+    /// The container id to record, instead of the one found in
+    /// /proc/self/cgroup, /proc/self/mountinfo or ECS task metadata.
+    #[arg(long, value_name = "ID")]
+    pub container_id: Option<String>,
 
     /// The command to launch and record.
     #[arg(last = true, value_name = "CMD")]
@@ -160,6 +164,8 @@ pub struct Config {
     pub flush_interval: Duration,
     /// `--rules`: live alerts.
     pub alerts: Option<crate::alerts::AlertOptions>,
+    /// `--container-id`: overrides every other source.
+    pub container_id: Option<String>,
 }
 
 impl Config {
@@ -306,6 +312,7 @@ impl Args {
             allow_io_uring: self.allow_io_uring,
             flush_interval: Duration::from_millis(self.flush_interval),
             alerts,
+            container_id: self.container_id.filter(|s| !s.trim().is_empty()),
         })
     }
 }

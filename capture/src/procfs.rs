@@ -169,32 +169,10 @@ pub fn parse_net_unix(text: &str) -> HashMap<u64, (Vec<u8>, bool)> {
     out
 }
 
-/// Extracts a 64-hex-digit container id from `/proc/self/cgroup` (docker
-/// `/docker/<id>`, systemd `docker-<id>.scope`, containerd/cri
-/// `cri-containerd-<id>.scope`, ECS `/ecs/<task>/<id>`); empty on a host.
+/// The container id in a `/proc/PID/cgroup` text
+/// ([`crate::container_id::from_cgroup`]); empty on a host.
 pub fn parse_container_id(cgroup: &str) -> String {
-    for line in cgroup.lines() {
-        let path = line.splitn(3, ':').nth(2).unwrap_or("");
-        for seg in path.rsplit('/') {
-            let seg = seg.strip_suffix(".scope").unwrap_or(seg);
-            let cand = seg.rsplit(['-', ':']).next().unwrap_or("");
-            if cand.len() == 64 && cand.bytes().all(|b| b.is_ascii_hexdigit()) {
-                return cand.to_ascii_lowercase();
-            }
-            // ECS on Fargate: "<32 hex task id>-<10 digits>" container ids.
-            if seg.len() >= 32 {
-                let (hexpart, digits) = seg.split_once('-').unwrap_or((seg, ""));
-                if hexpart.len() == 32
-                    && hexpart.bytes().all(|b| b.is_ascii_hexdigit())
-                    && !digits.is_empty()
-                    && digits.bytes().all(|b| b.is_ascii_digit())
-                {
-                    return seg.to_string();
-                }
-            }
-        }
-    }
-    String::new()
+    crate::container_id::from_cgroup(cgroup).unwrap_or_default()
 }
 
 /// Parses `/etc/passwd`: (uid, gid, name, home, shell).
@@ -236,6 +214,20 @@ pub fn parse_group(text: &[u8]) -> Vec<trace_format::model::Group> {
             })
         })
         .collect()
+}
+
+/// Most bytes of `/proc/PID/cmdline` read at an exec (a workload may pass
+/// megabytes of arguments; the syscall decoder keeps 64 KiB of argv too).
+pub const CMDLINE_MAX: u64 = 64 * 1024;
+
+/// The first `limit` bytes of a file; empty when it cannot be read.
+pub fn read_capped(path: &str, limit: u64) -> Vec<u8> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    if let Ok(f) = std::fs::File::open(path) {
+        let _ = f.take(limit).read_to_end(&mut out);
+    }
+    out
 }
 
 /// Splits a NUL-separated list (`cmdline`, `environ`).

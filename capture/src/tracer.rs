@@ -1071,10 +1071,12 @@ impl Tracer {
             .unwrap_or_default();
         let exepath = procfs::readlink(&format!("/proc/{pid}/exe"));
         let st = procfs::status(pid).unwrap_or_default();
-        let argv = if argv.is_empty() {
-            procfs::split_nul(&std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default())
-        } else {
+        // The argv the kernel left (a script's interpreter first), as Falco.
+        let cmdline = procfs::read_capped(&format!("/proc/{pid}/cmdline"), procfs::CMDLINE_MAX);
+        let argv = if cmdline.is_empty() {
             argv
+        } else {
+            procfs::split_nul(&cmdline)
         };
         self.emit(Event {
             ts: mono_ns(),

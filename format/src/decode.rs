@@ -14,6 +14,18 @@ fn b(v: Option<Vector<'_, u8>>) -> Vec<u8> {
     v.map(|v| v.bytes().to_vec()).unwrap_or_default()
 }
 
+fn labels(v: Option<Vector<'_, ForwardsUOffset<fb::Label<'_>>>>) -> Vec<Label> {
+    v.map(|v| {
+        v.iter()
+            .map(|l| Label {
+                key: s(l.key()),
+                value: s(l.value()),
+            })
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
 fn s(v: Option<&str>) -> String {
     v.unwrap_or_default().to_string()
 }
@@ -230,6 +242,10 @@ pub fn meta(m: fb::TraceMeta<'_>) -> TraceMeta {
             image_digest: s(e.image_digest()),
             availability_zone: s(e.availability_zone()),
             launch_type: s(e.launch_type()),
+            task_family: s(e.task_family()),
+            task_revision: s(e.task_revision()),
+            docker_id: s(e.docker_id()),
+            labels: labels(e.labels()),
         }),
         users: m
             .users()
@@ -263,6 +279,29 @@ pub fn meta(m: fb::TraceMeta<'_>) -> TraceMeta {
         unrecorded_io: m
             .unrecorded_io()
             .map(|v| v.iter().map(str::to_string).collect())
+            .unwrap_or_default(),
+        container_id_source: s(m.container_id_source()),
+        kubernetes: m.kubernetes().map(|k| Kubernetes {
+            namespace: s(k.namespace()),
+            pod_name: s(k.pod_name()),
+            pod_uid: s(k.pod_uid()),
+            labels: labels(k.labels()),
+        }),
+        container_cap_effective: m.container_cap_effective(),
+        container_privileged: m.container_privileged(),
+        container_mounts: m
+            .container_mounts()
+            .map(|v| {
+                v.iter()
+                    .map(|c| ContainerMount {
+                        source: s(c.source()),
+                        dest: s(c.dest()),
+                        mode: s(c.mode()),
+                        rdwr: c.rdwr(),
+                        propagation: s(c.propagation()),
+                    })
+                    .collect()
+            })
             .unwrap_or_default(),
     }
 }

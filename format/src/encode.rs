@@ -309,6 +309,10 @@ pub(crate) fn meta<'a>(fbb: &mut Fbb<'a>, m: &TraceMeta) -> WIPOffset<fb::TraceM
             image_digest: string(fbb, &e.image_digest),
             availability_zone: string(fbb, &e.availability_zone),
             launch_type: string(fbb, &e.launch_type),
+            task_family: string(fbb, &e.task_family),
+            task_revision: string(fbb, &e.task_revision),
+            docker_id: string(fbb, &e.docker_id),
+            labels: labels(fbb, &e.labels),
         };
         fb::Ecs::create(fbb, &args)
     });
@@ -350,6 +354,33 @@ pub(crate) fn meta<'a>(fbb: &mut Fbb<'a>, m: &TraceMeta) -> WIPOffset<fb::TraceM
             .collect();
         fbb.create_vector(&offs)
     });
+    let container_id_source = string(fbb, &m.container_id_source);
+    let kubernetes = m.kubernetes.as_ref().map(|k| {
+        let args = fb::KubernetesArgs {
+            namespace: string(fbb, &k.namespace),
+            pod_name: string(fbb, &k.pod_name),
+            pod_uid: string(fbb, &k.pod_uid),
+            labels: labels(fbb, &k.labels),
+        };
+        fb::Kubernetes::create(fbb, &args)
+    });
+    let container_mounts = (!m.container_mounts.is_empty()).then(|| {
+        let offs: Vec<_> = m
+            .container_mounts
+            .iter()
+            .map(|c| {
+                let args = fb::ContainerMountArgs {
+                    source: string(fbb, &c.source),
+                    dest: string(fbb, &c.dest),
+                    mode: string(fbb, &c.mode),
+                    rdwr: c.rdwr,
+                    propagation: string(fbb, &c.propagation),
+                };
+                fb::ContainerMount::create(fbb, &args)
+            })
+            .collect();
+        fbb.create_vector(&offs)
+    });
     fb::TraceMeta::create(
         fbb,
         &fb::TraceMetaArgs {
@@ -370,8 +401,32 @@ pub(crate) fn meta<'a>(fbb: &mut Fbb<'a>, m: &TraceMeta) -> WIPOffset<fb::TraceM
             syscall_set,
             syscall_arch,
             unrecorded_io,
+            container_id_source,
+            kubernetes,
+            container_cap_effective: m.container_cap_effective,
+            container_privileged: m.container_privileged,
+            container_mounts,
         },
     )
+}
+
+fn labels<'a>(
+    fbb: &mut Fbb<'a>,
+    l: &[crate::model::Label],
+) -> Option<WIPOffset<flatbuffers::Vector<'a, flatbuffers::ForwardsUOffset<fb::Label<'a>>>>> {
+    (!l.is_empty()).then(|| {
+        let offs: Vec<_> = l
+            .iter()
+            .map(|l| {
+                let args = fb::LabelArgs {
+                    key: string(fbb, &l.key),
+                    value: string(fbb, &l.value),
+                };
+                fb::Label::create(fbb, &args)
+            })
+            .collect();
+        fbb.create_vector(&offs)
+    })
 }
 
 pub(crate) fn snapshot<'a>(fbb: &mut Fbb<'a>, s: &Snapshot) -> WIPOffset<fb::Snapshot<'a>> {

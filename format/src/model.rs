@@ -355,6 +355,36 @@ pub struct Ecs {
     pub image_digest: String,
     pub availability_zone: String,
     pub launch_type: String,
+    pub task_family: String,
+    pub task_revision: String,
+    pub docker_id: String,
+    pub labels: Vec<Label>,
+}
+
+/// A key and its value (container and pod labels).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Label {
+    pub key: String,
+    pub value: String,
+}
+
+/// Kubernetes pod context, as seen from inside the pod.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Kubernetes {
+    pub namespace: String,
+    pub pod_name: String,
+    pub pod_uid: String,
+    pub labels: Vec<Label>,
+}
+
+/// A bind mount of the container, from `/proc/self/mountinfo`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ContainerMount {
+    pub source: String,
+    pub dest: String,
+    pub mode: String,
+    pub rdwr: bool,
+    pub propagation: String,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -378,4 +408,11 @@ pub struct TraceMeta {
     pub syscall_arch: String,
     /// Unrecorded data paths the workload was allowed (`--allow-io-uring`).
     pub unrecorded_io: Vec<String>,
+    /// Which source decided `container_id` (`override`, `cgroup`,
+    /// `mountinfo`, `ecs`); empty when none did.
+    pub container_id_source: String,
+    pub kubernetes: Option<Kubernetes>,
+    pub container_cap_effective: u64,
+    pub container_privileged: bool,
+    pub container_mounts: Vec<ContainerMount>,
 }

@@ -52,6 +52,11 @@ struct Cli {
     /// Ignore rules below this priority (emergency .. debug).
     #[arg(long, value_name = "LEVEL", default_value = "debug", value_parser = parse_priority)]
     min_priority: Priority,
+    /// Do not append Falco's suggested output fields (container_id=...
+    /// container_name=... container_image_repository=...
+    /// container_image_tag=... k8s_pod_name=... k8s_ns_name=...) to alerts.
+    #[arg(long)]
+    no_suggested_output: bool,
     /// Print the events matching a Falco condition ('' for every event).
     #[arg(long, value_name = "CONDITION")]
     filter: Option<String>,
@@ -220,6 +225,7 @@ fn run(cli: &Cli) -> Result<(), Failure> {
                 Matching::First => RuleMatching::First,
                 Matching::All => RuleMatching::All,
             },
+            suggested_output: !cli.no_suggested_output,
         };
         let set = load_files(&cli.rules, &opts).map_err(anyhow::Error::new)?;
         if !cli.quiet {

@@ -155,7 +155,7 @@ pub use error::{Diagnostic, LoadError, Severity};
 pub use eval::Filter;
 pub use fields::{FieldArg, FieldClass, FieldId, FieldRef, FieldType};
 pub use filter::{CompiledFilter, FilterError};
-pub use load::{LoadOptions, RuleMatching, RulesetLoader, load_files};
+pub use load::{LoadOptions, RuleMatching, RulesetLoader, SUGGESTED_OUTPUT, load_files};
 pub use loader::Priority;
 pub use output::OutputTemplate;
 pub use ruleset::{CompiledRule, CompiledRuleset, EventType};

@@ -494,6 +494,7 @@ fn min_priority_filters_rules() {
         LoadOptions {
             min_priority: Priority::Warning,
             rule_matching: RuleMatching::All,
+            ..LoadOptions::default()
         },
     );
     let mut e = ev(&[("evt.type", V::S("execve")), ("proc.name", V::S("ls"))]);
@@ -506,7 +507,13 @@ fn min_priority_filters_rules() {
 
 #[test]
 fn outputs_render_with_na_and_list_fields() {
-    let set = ruleset("", LoadOptions::default());
+    let set = ruleset(
+        "",
+        LoadOptions {
+            suggested_output: false,
+            ..LoadOptions::default()
+        },
+    );
     let shell = set.rule("Shell").unwrap();
     let mut e = ev(&[
         ("evt.type", V::S("execve")),
@@ -533,6 +540,45 @@ fn outputs_render_with_na_and_list_fields() {
         values[0],
         ("proc.name", Some(OwnedValue::Str("bash".into())))
     );
+}
+
+#[test]
+fn suggested_output_fields_are_appended_by_default() {
+    let set = ruleset("", LoadOptions::default());
+    let shell = set.rule("Shell").unwrap();
+    let mut e = ev(&[
+        ("evt.type", V::S("execve")),
+        ("proc.name", V::S("bash")),
+        ("proc.aname[2]", V::S("sshd")),
+        ("container.id", V::S("host")),
+        ("container.name", V::S("host")),
+        ("container.image.repository", V::S("")),
+        ("container.image.tag", V::S("")),
+    ]);
+    assert_eq!(
+        shell.output.render(&mut e),
+        "shell bash (parent=sshd fd=<NA>) execve container_id=host container_name=host \
+         container_image_repository= container_image_tag= k8s_pod_name=<NA> k8s_ns_name=<NA>"
+    );
+    let names: Vec<_> = shell
+        .output
+        .fields()
+        .iter()
+        .map(|f| f.name.as_str())
+        .collect();
+    assert_eq!(
+        names[4..],
+        [
+            "container.id",
+            "container.name",
+            "container.image.repository",
+            "container.image.tag",
+            "k8s.pod.name",
+            "k8s.ns.name"
+        ]
+    );
+    // The rule's output as written is unchanged.
+    assert!(!shell.output_format.contains("container_id"));
 }
 
 #[test]

@@ -252,6 +252,7 @@ impl ProcessTable {
             return;
         };
         if process_exit {
+            self.reparent_children(pid);
             self.remove_process(pid);
         } else if let Some(p) = self.procs.get_mut(&pid) {
             // The leader's tid stays listed until the process exits (the
@@ -260,6 +261,29 @@ impl ProcessTable {
                 p.threads.retain(|t| t.tid != tid);
             } else {
                 self.tids.insert(tid, pid);
+            }
+        }
+    }
+
+    /// The children of exiting process `pid` get their reaper as parent, as
+    /// the kernel (and libsinsp) do. The trace does not record which
+    /// processes are child subreapers, so the reaper is the parent of the
+    /// outermost known ancestor of `pid`: under `capture CMD` that is
+    /// capture, a child subreaper and the workload's parent (PID 1 when
+    /// capture is a container's entrypoint); when attached, the attached
+    /// process's parent, or PID 1 when that is unknown.
+    fn reparent_children(&mut self, pid: i32) {
+        if !self.procs.values().any(|p| p.info.ppid == pid) {
+            return;
+        }
+        let top = self.ancestors(pid).last().map_or(pid, |p| p.info.pid);
+        let reaper = match self.procs.get(&top).map(|p| p.info.ppid) {
+            Some(r) if r > 0 && r != pid => r,
+            _ => 1,
+        };
+        for p in self.procs.values_mut() {
+            if p.info.ppid == pid {
+                p.info.ppid = reaper;
             }
         }
     }

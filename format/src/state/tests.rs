@@ -280,3 +280,65 @@ fn capset_sets_the_three_sets() {
     assert_eq!(p.cap_permitted, 0x1_0000_0003);
     assert_eq!(p.cap_inheritable, 0);
 }
+
+#[test]
+fn orphans_are_reparented_to_the_reaper() {
+    // 10 (parent 5: capture, not in the table) -> 11 -> 12 -> 13.
+    let mut s = State::default();
+    s.seed(Process {
+        pid: 10,
+        ppid: 5,
+        ..Process::default()
+    });
+    let fork = |parent: i32, child: i32| {
+        ev(
+            parent,
+            child,
+            EventBody::ProcessStart(ProcessStart {
+                parent_tid: parent,
+                child_pid: child,
+                child_tid: child,
+                clone_flags: 17,
+            }),
+        )
+    };
+    let exit = |pid: i32| {
+        ev(
+            pid,
+            pid,
+            EventBody::ThreadExit(ThreadExit {
+                status: 0,
+                process_exit: true,
+            }),
+        )
+    };
+    s.apply(&fork(10, 11));
+    s.apply(&fork(11, 12));
+    s.apply(&fork(12, 13));
+    let ppid = |s: &State, pid: i32| {
+        s.snapshot()
+            .processes
+            .iter()
+            .find(|p| p.pid == pid)
+            .map(|p| p.ppid)
+    };
+    assert_eq!(ppid(&s, 12), Some(11));
+    // 11 dies: 12 goes to the reaper (capture, 10's parent), not to 10.
+    s.apply(&exit(11));
+    assert_eq!(ppid(&s, 12), Some(5));
+    assert_eq!(ppid(&s, 13), Some(12), "grandchildren keep their parent");
+    // The workload's root dies: its children go to capture too.
+    s.apply(&fork(10, 14));
+    s.apply(&exit(10));
+    assert_eq!(ppid(&s, 14), Some(5));
+    // A root without a known parent: PID 1.
+    let mut s = State::default();
+    s.seed(Process {
+        pid: 20,
+        ppid: 0,
+        ..Process::default()
+    });
+    s.apply(&fork(20, 21));
+    s.apply(&exit(20));
+    assert_eq!(ppid(&s, 21), Some(1));
+}

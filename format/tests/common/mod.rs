@@ -195,6 +195,36 @@ pub fn meta() -> TraceMeta {
         snaplen: 80,
         syscall_set: "all".into(),
         syscall_arch: "x86_64".into(),
+        container_id: "3601745b3bd5".into(),
+        container_id_source: "mountinfo".into(),
+        ecs: Some(Ecs {
+            task_family: "web".into(),
+            task_revision: "3".into(),
+            docker_id: "3601745b3bd5".into(),
+            labels: vec![Label {
+                key: "team".into(),
+                value: "blue".into(),
+            }],
+            ..Ecs::default()
+        }),
+        kubernetes: Some(Kubernetes {
+            namespace: "ns".into(),
+            pod_name: "pod".into(),
+            pod_uid: "uid".into(),
+            labels: vec![Label {
+                key: "app".into(),
+                value: "web".into(),
+            }],
+        }),
+        container_cap_effective: 0xa80425fb,
+        container_privileged: true,
+        container_mounts: vec![ContainerMount {
+            source: "/run/docker.sock".into(),
+            dest: "/var/run/docker.sock".into(),
+            mode: "rw,relatime".into(),
+            rdwr: true,
+            propagation: "private".into(),
+        }],
         ..TraceMeta::default()
     }
 }

@@ -56,6 +56,8 @@ pub struct RuleEngine<'r> {
     rules: &'r CompiledRuleset,
     by_syscall: Vec<EventType>,
     clone: EventType,
+    execve: EventType,
+    execveat: u16,
     procexit: EventType,
     signal: EventType,
     unknown: EventType,
@@ -75,6 +77,11 @@ impl<'r> RuleEngine<'r> {
             rules,
             by_syscall,
             clone: rules.event_type("clone"),
+            execve: rules.event_type("execve"),
+            execveat: syscalls::SYSCALLS
+                .iter()
+                .find(|s| s.name == "execveat")
+                .map_or(u16::MAX, |s| s.id),
             procexit: rules.event_type("procexit"),
             signal: rules.event_type("signaldeliver"),
             unknown: rules.event_type("unknown"),
@@ -94,6 +101,8 @@ impl<'r> RuleEngine<'r> {
         let mut alerts = Vec::new();
         let events = walk_chunk(chunk, |view| {
             let ty = match &view.ev.body {
+                // A successful execveat is an execve to Falco.
+                EventBody::Syscall(s) if s.id == self.execveat && s.ret == 0 => self.execve,
                 EventBody::Syscall(s) => self
                     .by_syscall
                     .get(s.id as usize)

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use trace_format::model::{Ecs, TraceMeta, User};
+use trace_format::model::{ContainerMount, Ecs, Kubernetes, TraceMeta, User};
 
 /// Trace-wide facts the fields need (`evt.hostname`, `user.name`,
 /// `container.id`).
@@ -22,6 +22,12 @@ pub struct TraceContext {
     pub groups: HashMap<u32, String>,
     /// Wall-clock start of the capture (ns), for `evt.reltime`.
     pub start_wall_ns: u64,
+    /// Kubernetes pod context, when recorded in a pod.
+    pub kubernetes: Option<Kubernetes>,
+    /// Whether the container had every capability (`container.privileged`).
+    pub privileged: bool,
+    /// The container's bind mounts (`container.mount*`).
+    pub mounts: Vec<ContainerMount>,
 }
 
 impl TraceContext {
@@ -38,7 +44,15 @@ impl TraceContext {
                 .map(|g| (g.gid, String::from_utf8_lossy(&g.name).into_owned()))
                 .collect(),
             start_wall_ns: meta.start_wall_ns,
+            kubernetes: meta.kubernetes.clone(),
+            privileged: meta.container_privileged,
+            mounts: meta.container_mounts.clone(),
         }
+    }
+
+    /// Whether the trace was recorded in a container.
+    pub fn in_container(&self) -> bool {
+        !self.container_id.is_empty()
     }
 
     /// The user with `uid`, if the trace's passwd data has it.

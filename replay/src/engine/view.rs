@@ -28,6 +28,7 @@ use crate::rules::{FieldArg, FieldClass, FieldId, FieldRef, FieldSource, FieldVa
 mod container;
 mod evt;
 mod fd;
+mod k8s;
 mod process;
 #[cfg(test)]
 mod tests;
@@ -165,8 +166,9 @@ impl FieldSource for EventView<'_> {
             FieldClass::Fd => self.fd_field(f),
             FieldClass::FsPath => self.fs_path_field(f),
             FieldClass::Container => self.container_field(f),
-            // fdlist.* (poll sets) and k8s.*: the trace cannot know them.
-            FieldClass::Fdlist | FieldClass::K8s => None,
+            FieldClass::K8s => self.k8s_field(f),
+            // fdlist.* (poll sets): the trace cannot know them.
+            FieldClass::Fdlist => None,
         }
     }
 

@@ -13,6 +13,9 @@ use trace_format::syscalls::{self, Syscall, group};
 pub fn event_type(ev: &Event) -> (&'static str, Option<&'static Syscall>) {
     match &ev.body {
         EventBody::Syscall(s) => match syscalls::by_id(s.id) {
+            // A successful execveat is reported as execve, as Falco does
+            // (its drivers emit an execve exit event for it).
+            Some(sc) if sc.name == "execveat" && s.ret == 0 => ("execve", Some(sc)),
             Some(sc) => (falco_name(sc.name), Some(sc)),
             None => ("unknown", None),
         },

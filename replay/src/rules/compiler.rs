@@ -23,7 +23,7 @@ use super::compile::{self, CompileError, FieldTable};
 use super::error::{Diagnostic, ItemKind, LoadError, Location, Severity};
 use super::evttype::{self, EvtTypes};
 use super::limits;
-use super::load::{LoadOptions, finish};
+use super::load::{LoadOptions, SUGGESTED_OUTPUT, finish};
 use super::loader::{Collector, Ctx, Entry, ExceptionInfo};
 use super::output::OutputTemplate;
 use super::parser::{self, ParseError};
@@ -48,6 +48,7 @@ pub(super) fn compile(
         list_cost: 0,
         total_nodes: 0,
         over: false,
+        suggested_output: opts.suggested_output,
     };
     let rules = c.run();
     finish(c.diags, &mut warnings)?;
@@ -88,6 +89,7 @@ struct RulesetCompiler<'a> {
     macro_state: Vec<MacroState>,
     macro_used: Vec<bool>,
     table: FieldTable,
+    suggested_output: bool,
     /// Cost of the lists expanded so far ([`limits::LIST_COST`]).
     list_cost: usize,
     /// Nodes of the macro and rule trees so far ([`limits::TOTAL_NODES`]).
@@ -536,7 +538,12 @@ impl RulesetCompiler<'_> {
             );
             output_format = output_format.replace("%container.info", "");
         }
-        let output = match OutputTemplate::parse(&output_format, &mut self.table) {
+        let shown = if self.suggested_output && r.source == "syscall" {
+            format!("{} {SUGGESTED_OUTPUT}", output_format.trim_end())
+        } else {
+            output_format.clone()
+        };
+        let output = match OutputTemplate::parse(&shown, &mut self.table) {
             Ok(o) => o,
             Err(e) => {
                 let sev = if e.unknown_field && skip_unknown {

@@ -28,13 +28,23 @@ pub struct LoadOptions {
     pub min_priority: Priority,
     /// `first` or `all`.
     pub rule_matching: RuleMatching,
+    /// Append Falco 0.44's suggested output fields ([`SUGGESTED_OUTPUT`])
+    /// to every syscall rule's output, as Falco does by default
+    /// (`append_output: suggested_output: true`); `--no-suggested-output`
+    /// turns it off.
+    pub suggested_output: bool,
 }
+
+/// The fields Falco 0.44 appends to every syscall rule's output (the
+/// container plugin's suggested output fields).
+pub const SUGGESTED_OUTPUT: &str = "container_id=%container.id container_name=%container.name container_image_repository=%container.image.repository container_image_tag=%container.image.tag k8s_pod_name=%k8s.pod.name k8s_ns_name=%k8s.ns.name";
 
 impl Default for LoadOptions {
     fn default() -> Self {
         LoadOptions {
             min_priority: Priority::Debug,
             rule_matching: RuleMatching::First,
+            suggested_output: true,
         }
     }
 }

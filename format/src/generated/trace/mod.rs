@@ -20,6 +20,12 @@ pub mod sysrec {
     pub use self::group_generated::*;
     mod ecs_generated;
     pub use self::ecs_generated::*;
+    mod label_generated;
+    pub use self::label_generated::*;
+    mod kubernetes_generated;
+    pub use self::kubernetes_generated::*;
+    mod container_mount_generated;
+    pub use self::container_mount_generated::*;
     mod trace_meta_generated;
     pub use self::trace_meta_generated::*;
     mod socket_info_generated;

@@ -163,7 +163,11 @@ impl<'a> EventView<'a> {
                 let fl = self.open_flags()?;
                 Some(V::Bool(fl & 0o100 != 0))
             }
-            F::EvtIsOpenExec => self.open_flags().map(|_| V::Bool(false)),
+            // As libsinsp: created (O_CREAT) with an execute bit in mode.
+            F::EvtIsOpenExec => {
+                let fl = self.open_flags()?;
+                Some(V::Bool(fl & 0o100 != 0 && self.open_mode() & 0o111 != 0))
+            }
             F::EvtHostname => Some(V::Str(&ctx.hostname)),
             F::EvtSource => Some(V::Str("syscall")),
             F::EvtIsAsync => Some(V::Bool(false)),
@@ -172,11 +176,29 @@ impl<'a> EventView<'a> {
         }
     }
 
+    /// The `mode` of an open-family call (0 when it has none).
+    fn open_mode(&self) -> u64 {
+        let (Some(s), Some(sc)) = (self.syscall_event(), self.syscall) else {
+            return 0;
+        };
+        match sc.param("mode").map(|(r, _)| r) {
+            Some(ArgRef::Arg(i)) => args::reg(s, i),
+            Some(ArgRef::Field { arg, .. }) => match args::param(s, arg) {
+                Some(Value::OpenHow { mode, .. }) => *mode,
+                _ => 0,
+            },
+            _ => 0,
+        }
+    }
+
     pub(super) fn open_flags(&self) -> Option<u64> {
         let s = self.syscall_event()?;
         let sc = self.syscall?;
         if !is_open(sc) {
             return None;
+        }
+        if sc.name == "creat" {
+            return Some(0o1101);
         }
         let (r, _) = sc.param("flags")?;
         match r {
@@ -187,11 +209,6 @@ impl<'a> EventView<'a> {
             },
             ArgRef::Ret => None,
         }
-        .or(if sc.name == "creat" {
-            Some(0o1101)
-        } else {
-            None
-        })
     }
 
     /// `evt.category`: by syscall, except that I/O is named by its fd

