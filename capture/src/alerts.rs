@@ -109,6 +109,10 @@ pub struct AlertArgs {
     /// With --rules: the first matching rule per event, or all of them.
     #[arg(long, value_enum, value_name = "MODE", requires = "rules")]
     pub rule_matching: Option<Matching>,
+    /// Omit Falco 0.44's suggested output fields (container and pod)
+    /// appended to every alert, as `replay --no-suggested-output`.
+    #[arg(long, requires = "rules")]
+    pub no_suggested_output: bool,
 }
 
 /// Invalid live-alert options.
@@ -159,6 +163,7 @@ impl AlertArgs {
                     Matching::First => RuleMatching::First,
                     Matching::All => RuleMatching::All,
                 },
+                suggested_output: !self.no_suggested_output,
             },
         }))
     }
