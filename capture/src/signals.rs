@@ -73,7 +73,7 @@ const FAULTS: [i32; 6] = [
     libc::SIGSYS,
 ];
 
-/// The signals capture catches and forwards: 1..=31 but [`NOT_HANDLED`],
+/// The signals capture catches and forwards: 1..=31 but `NOT_HANDLED`,
 /// then `SIGRTMIN()..=SIGRTMAX()`.
 pub fn forwarded_signals() -> impl Iterator<Item = i32> {
     (1..32)
