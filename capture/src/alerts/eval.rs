@@ -11,6 +11,7 @@ use std::sync::mpsc::Receiver;
 use std::time::Duration;
 
 use replay::engine::{Alert, RuleEngine};
+use replay::investigate::report::uuid_text;
 use replay::rules::CompiledRuleset;
 use serde_json::Value as Json;
 use trace_format::Chunk;
@@ -99,19 +100,6 @@ pub fn render_json(engine: &RuleEngine<'_>, a: &Alert, trace_id: &str, seq: u64)
         f.insert(CHUNK_FIELD.into(), Json::from(seq));
     }
     j
-}
-
-/// The trace id as `replay` and the manifest write it.
-fn uuid_text(id: &[u8; 16]) -> String {
-    let h = hex::encode(id);
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
 }
 
 /// Time from wall-clock `ns` to now (zero if `ns` is in the future).
