@@ -231,7 +231,11 @@ fn transformers_and_field_values() {
 
 #[test]
 fn compile_errors_are_typed_and_positioned() {
-    let err = |c: &str| CompiledFilter::new(c).unwrap_err().to_string();
+    // The error and its cause, as the binaries print them.
+    let err = |c: &str| {
+        let e = CompiledFilter::new(c).unwrap_err();
+        trace_format::error::Chain(&e).to_string()
+    };
     assert_eq!(
         err("fd.num = abc"),
         "invalid filter: `abc` is not a valid number for a int64 field at 1:10"
