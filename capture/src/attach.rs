@@ -243,6 +243,7 @@ pub fn seed(pid: i32) -> Process {
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or(NO_LOGINUID);
     let exepath = procfs::readlink(&format!("/proc/{pid}/exe"));
+    let exe_flags = crate::exe_flags::of(pid, &exepath, &status);
     Process {
         pid,
         ppid: status.ppid,
@@ -277,5 +278,6 @@ pub fn seed(pid: i32) -> Process {
         ),
         fds: read_fds(pid),
         exited: false,
+        exe_flags,
     }
 }

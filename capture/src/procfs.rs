@@ -24,6 +24,8 @@ pub struct Status {
     pub cap_inh: u64,
     pub cap_prm: u64,
     pub cap_eff: u64,
+    /// Supplementary groups.
+    pub groups: Vec<u32>,
 }
 
 /// Parses `/proc/PID/status`.
@@ -58,6 +60,12 @@ pub fn parse_status(text: &str) -> Status {
             "CapInh" => s.cap_inh = u64::from_str_radix(val, 16).unwrap_or(0),
             "CapPrm" => s.cap_prm = u64::from_str_radix(val, 16).unwrap_or(0),
             "CapEff" => s.cap_eff = u64::from_str_radix(val, 16).unwrap_or(0),
+            "Groups" => {
+                s.groups = val
+                    .split_whitespace()
+                    .filter_map(|g| g.parse().ok())
+                    .collect()
+            }
             _ => {}
         }
     }

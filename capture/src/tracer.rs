@@ -535,6 +535,7 @@ impl Tracer {
                 egid: seed.egid,
                 cap_permitted: seed.cap_permitted,
                 cap_effective: seed.cap_effective,
+                exe_flags: seed.exe_flags,
             }),
         });
         // cwd, fds and the rest of /proc: into both copies of the state.
@@ -1078,6 +1079,7 @@ impl Tracer {
         } else {
             procfs::split_nul(&cmdline)
         };
+        let exe_flags = crate::exe_flags::of(pid, &exepath, &st);
         self.emit(Event {
             ts: mono_ns(),
             tid,
@@ -1097,6 +1099,7 @@ impl Tracer {
                 egid: st.gids[1],
                 cap_permitted: st.cap_prm,
                 cap_effective: st.cap_eff,
+                exe_flags,
             }),
         });
     }

@@ -91,6 +91,7 @@ fn event_body(e: fb::Event<'_>) -> Option<EventBody> {
                 egid: x.egid(),
                 cap_permitted: x.cap_permitted(),
                 cap_effective: x.cap_effective(),
+                exe_flags: x.exe_flags(),
             })
         }
         fb::EventBody::ThreadExit => {
@@ -361,6 +362,7 @@ pub fn process(p: fb::Process<'_>) -> Process {
             .map(|v| v.iter().map(fd).collect())
             .unwrap_or_default(),
         exited: p.exited(),
+        exe_flags: p.exe_flags(),
     }
 }
 

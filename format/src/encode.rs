@@ -114,6 +114,7 @@ fn event_body<'a>(
                     egid: e.egid,
                     cap_permitted: e.cap_permitted,
                     cap_effective: e.cap_effective,
+                    exe_flags: e.exe_flags,
                 },
             );
             (fb::EventBody::Exec, o.as_union_value())
@@ -485,6 +486,7 @@ fn process<'a>(fbb: &mut Fbb<'a>, p: &Process) -> WIPOffset<fb::Process<'a>> {
         container_id: string(fbb, &p.container_id),
         fds,
         exited: p.exited,
+        exe_flags: p.exe_flags,
     };
     fb::Process::create(fbb, &args)
 }

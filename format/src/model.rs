@@ -141,6 +141,16 @@ pub struct Exec {
     pub egid: u32,
     pub cap_permitted: u64,
     pub cap_effective: u64,
+    /// Falco's exe flags, [`exe_flags`] bits.
+    pub exe_flags: u32,
+}
+
+/// Falco's `PPM_EXE_*` bits of execve's `flags` (`Exec.exe_flags`).
+pub mod exe_flags {
+    pub const WRITABLE: u32 = 1;
+    pub const UPPER_LAYER: u32 = 2;
+    pub const FROM_MEMFD: u32 = 4;
+    pub const LOWER_LAYER: u32 = 8;
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -283,6 +293,7 @@ pub struct Process {
     pub container_id: String,
     pub fds: Vec<Fd>,
     pub exited: bool,
+    pub exe_flags: u32,
 }
 
 impl Default for Process {
@@ -319,6 +330,7 @@ impl Default for Process {
             container_id: String::new(),
             fds: Vec::new(),
             exited: false,
+            exe_flags: 0,
         }
     }
 }

@@ -199,6 +199,7 @@ impl State {
             i.cap_effective = x.cap_effective;
             i.exec_wall_ns = wall;
             i.exe_from_memfd = x.exe_from_memfd;
+            i.exe_flags = x.exe_flags;
         }
     }
 

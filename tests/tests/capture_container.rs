@@ -122,8 +122,21 @@ fn capture_unshared(
     workload: &str,
     env: &[(&str, String)],
 ) {
+    capture_unshared_in(w, flags, setup, "", extra, workload, env);
+}
+
+/// [`capture_unshared`], with capture run by `WRAP` (a command prefix).
+fn capture_unshared_in(
+    w: &Work,
+    flags: &[&str],
+    setup: &str,
+    wrap: &str,
+    extra: &str,
+    workload: &str,
+    env: &[(&str, String)],
+) {
     let script = format!(
-        "set -e\nmount --make-rprivate /\n{setup}\nexec '{cap}' -q -o '{trace}' {extra} -- sh -c \"$WORKLOAD\"\n",
+        "set -e\nmount --make-rprivate /\n{setup}\nexec {wrap} '{cap}' -q -o '{trace}' {extra} -- sh -c \"$WORKLOAD\"\n",
         cap = capture_bin().display(),
         trace = w.trace_path().display(),
     );
@@ -328,4 +341,145 @@ fn container_id_override_and_a_kubernetes_pod() {
     assert_eq!(a["output_fields"]["k8s.ns.name"], "payments");
     assert_eq!(a["output_fields"]["k8s.pod.name"], "web-5d8f-abcde");
     assert_eq!(a["output_fields"]["container.id"], "my-container");
+}
+
+/// capture run with a terminal: a new session on a pty (python's
+/// `pty.spawn`), so the workload shell has a controlling tty.
+const WITH_PTY: &str =
+    "python3 -c 'import pty,sys; st=pty.spawn(sys.argv[1:]); sys.exit(st>>8 or st&127)'";
+
+/// The container rules a shell with a terminal, a packet socket and a
+/// stdout redirected to a loopback TCP connection raise.
+const TERMINAL_NET_RULES: [&str; 3] = [
+    "Terminal shell in container",
+    "Packet socket created in container",
+    "Redirect STDOUT/STDIN to Network Connection in Container",
+];
+
+/// The workload: a packet socket (whether or not the kernel allows it:
+/// the rule looks at the request), stdout moved onto a TCP connection on
+/// loopback, and an orphan: a subshell that waits for its parent shell
+/// to be gone, then execs `orphanmark`.
+fn terminal_net_workload(w: &Work) -> String {
+    std::fs::copy("/bin/true", w.path("orphanmark")).unwrap();
+    let mark = w.path("orphanmark").display().to_string();
+    format!(
+        "python3 -c 'import socket\ntry:\n socket.socket(socket.AF_PACKET, socket.SOCK_RAW)\nexcept OSError:\n pass'; \
+         python3 -c 'import socket,os\ns=socket.socket()\ns.bind((\"127.0.0.1\",0))\ns.listen()\nc=socket.create_connection(s.getsockname())\nos.dup2(c.fileno(),1)'; \
+         p=$$; (i=0; while kill -0 $p 2>/dev/null && [ $i -lt 400 ]; do sleep 0.05; i=$((i+1)); done; exec {mark}) & \
+         exit 0"
+    )
+}
+
+/// A rule naming the workload shell's and the orphan's execs, with their
+/// parents as Falco shows them.
+const ORPHAN_RULE: &str = "- rule: Orphan exec\n  desc: the shell and the orphan exec\n  condition: evt.type=execve and proc.name in (orphanmark, sh)\n  output: exec name=%proc.name ppid=%proc.ppid pname=%proc.pname\n  priority: WARNING\n";
+
+#[test]
+fn terminal_shell_packet_socket_and_redirect_in_a_container_not_on_the_host() {
+    if !ptrace_permitted() || !e2e_tests::require("python3") || !can_unshare() {
+        return;
+    }
+    let w = Work::new();
+    let workload = terminal_net_workload(&w);
+    capture_unshared_in(
+        &w,
+        &CONTAINER,
+        &docker_setup(&w, "tty-ctr"),
+        WITH_PTY,
+        "",
+        &workload,
+        &[],
+    );
+    assert_eq!(w.trace().meta.container_id, ID);
+    let rules = w.path("orphan.yaml");
+    std::fs::write(&rules, ORPHAN_RULE).unwrap();
+    let rules = rules.display().to_string();
+    let (found, out) = alerts(
+        &w.trace_path(),
+        &["--rule-matching", "all", "-q", "--rules", &rules],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for rule in TERMINAL_NET_RULES {
+        let a = found
+            .iter()
+            .find(|a| a["rule"] == rule)
+            .unwrap_or_else(|| panic!("`{rule}` did not fire: {:?}", rule_names(&found)));
+        assert_eq!(a["output_fields"]["container.id"], &ID[..12], "{a}");
+    }
+    let shell = found
+        .iter()
+        .find(|a| a["rule"] == "Terminal shell in container")
+        .unwrap();
+    assert_eq!(shell["output_fields"]["proc.name"], "sh");
+    assert_ne!(shell["output_fields"]["proc.tty"], 0);
+    assert_eq!(
+        shell["output_fields"]["proc.pname"],
+        serde_json::Value::Null
+    );
+    let packet = found
+        .iter()
+        .find(|a| a["rule"] == "Packet socket created in container")
+        .unwrap();
+    assert!(
+        packet["output_fields"]["evt.args"]
+            .as_str()
+            .unwrap_or("")
+            .contains("AF_PACKET"),
+        "{packet}"
+    );
+    let redirect = found
+        .iter()
+        .find(|a| a["rule"] == "Redirect STDOUT/STDIN to Network Connection in Container")
+        .unwrap();
+    assert_eq!(redirect["output_fields"]["fd.type"], "ipv4", "{redirect}");
+    assert_eq!(
+        redirect["output_fields"]["fd.sip"], "127.0.0.1",
+        "{redirect}"
+    );
+    // The orphan's parent shell exited: it was reparented to the reaper,
+    // capture (a child subreaper), which is not in the trace: no parent
+    // name, and the parent pid is the workload shell's own parent.
+    let exec_of = |name: &str| {
+        found
+            .iter()
+            .find(|a| a["rule"] == "Orphan exec" && a["output_fields"]["proc.name"] == name)
+            .unwrap_or_else(|| panic!("no exec of {name}: {found:?}"))
+    };
+    let orphan = exec_of("orphanmark");
+    assert_eq!(
+        orphan["output_fields"]["proc.pname"],
+        serde_json::Value::Null
+    );
+    let capture_pid = exec_of("sh")["output_fields"]["proc.ppid"].clone();
+    assert!(capture_pid.as_u64().is_some_and(|p| p > 0), "{capture_pid}");
+    assert_eq!(
+        orphan["output_fields"]["proc.ppid"], capture_pid,
+        "{orphan}"
+    );
+
+    // The same on the host: none of these rules.
+    let host = Work::new();
+    let workload = terminal_net_workload(&host);
+    capture_unshared_in(
+        &host,
+        &["-m", "-C"],
+        &host_setup(&host),
+        WITH_PTY,
+        "",
+        &workload,
+        &[],
+    );
+    let (on_host, _) = alerts(&host.trace_path(), &["--rule-matching", "all", "-q"]);
+    let names = rule_names(&on_host);
+    for rule in TERMINAL_NET_RULES {
+        assert!(
+            !names.iter().any(|n| n == rule),
+            "{rule} on the host: {names:?}"
+        );
+    }
 }

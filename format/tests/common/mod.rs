@@ -35,7 +35,7 @@ fn body() -> impl Strategy<Value = EventBody> {
                 EventBody::Exec(Exec {
                     old_tid, filename_raw, filename_resolved, argv, env, exepath, comm, exe_from_memfd,
                     uid: ids[0], euid: ids[1], gid: ids[2], egid: ids[3],
-                    cap_permitted: caps.0, cap_effective: caps.1,
+                    cap_permitted: caps.0, cap_effective: caps.1, exe_flags: ids[0] & 15,
                 })
             }),
         1 => (any::<i32>(), any::<bool>()).prop_map(|(status, process_exit)| EventBody::ThreadExit(ThreadExit { status, process_exit })),
@@ -168,6 +168,7 @@ pub fn snapshot() -> impl Strategy<Value = Snapshot> {
                     container_id: String::new(),
                     fds,
                     exited,
+                    exe_flags: cred[0] & 15,
                 }
             },
         );

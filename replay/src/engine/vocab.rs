@@ -193,3 +193,16 @@ pub fn render_caps(buf: &mut String, caps: u64) {
         }
     }
 }
+
+/// The exe flags of execve's `flags` (`PPM_EXE_*`), named as libsinsp
+/// renders them.
+pub static EXE_FLAGS: syscalls::FlagSet = syscalls::FlagSet {
+    name: "execve_flags",
+    values: &[
+        (1, "EXE_WRITABLE"),
+        (2, "EXE_UPPER_LAYER"),
+        (4, "EXE_FROM_MEMFD"),
+        (8, "EXE_LOWER_LAYER"),
+    ],
+    value_bits: syscalls::ValueBits::None,
+};

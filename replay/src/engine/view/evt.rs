@@ -6,7 +6,7 @@ use trace_format::model::{EventBody, FdKind, SignalEvent, Value, result_index};
 use trace_format::syscalls::{ArgKind, ArgRef};
 
 use super::super::args::{self, Form};
-use super::super::vocab::{category, io_dir, is_open, res_name, signal_args};
+use super::super::vocab::{EXE_FLAGS, category, io_dir, is_open, res_name, signal_args};
 use super::EventView;
 use crate::rules::{FieldArg, FieldId, FieldRef, FieldValue};
 
@@ -255,6 +255,26 @@ impl<'a> EventView<'a> {
         }
         let s = self.syscall_event()?;
         let sc = self.syscall?;
+        // A successful exec's `flags` are the new image's exe flags (the
+        // execve exit event's parameter in Falco).
+        if matches!(&f.arg, FieldArg::Key(k) if &**k == "flags")
+            && self.type_name == "execve"
+            && s.ret == 0
+        {
+            let flags = self.info()?.exe_flags;
+            return self.compose(|buf, _| {
+                match form {
+                    Form::Rendered => buf.push_str(&trace_format::syscalls::render_flags(
+                        &EXE_FLAGS,
+                        flags.into(),
+                    )),
+                    Form::Raw => {
+                        let _ = write!(buf, "{flags}");
+                    }
+                }
+                true
+            });
+        }
         let (r, kind) = match &f.arg {
             FieldArg::Index(0) => (ArgRef::Ret, sc.ret.kind),
             FieldArg::Index(i) => {

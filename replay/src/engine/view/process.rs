@@ -1,5 +1,6 @@
 //! `proc.*` and `thread.*`: the event's process, its ancestors and threads.
 
+use trace_format::model::exe_flags;
 use trace_format::state::fd_table::display_name;
 use trace_format::state::process_table::{Ancestors, Proc};
 
@@ -167,7 +168,15 @@ impl<'a> EventView<'a> {
                 let start = self.ancestor(1)?.info.start_wall_ns;
                 (start > 0).then_some(V::U64(start))
             }
-            F::ProcIsExeFromMemfd => self.info().map(|i| V::Bool(i.exe_from_memfd)),
+            F::ProcIsExeFromMemfd => self
+                .info()
+                .map(|i| V::Bool(i.exe_from_memfd || i.exe_flags & exe_flags::FROM_MEMFD != 0)),
+            F::ProcIsExeWritable => self
+                .info()
+                .map(|i| V::Bool(i.exe_flags & exe_flags::WRITABLE != 0)),
+            F::ProcIsExeUpperLayer => self
+                .info()
+                .map(|i| V::Bool(i.exe_flags & exe_flags::UPPER_LAYER != 0)),
             F::ProcIsSidLeader => self.info().map(|i| V::Bool(i.pid == i.sid)),
             F::ProcIsVpgidLeader | F::ProcIsPgidLeader => {
                 self.info().map(|i| V::Bool(i.pid == i.pgid))

@@ -31,6 +31,7 @@ impl<'a> Exec<'a> {
   pub const VT_EGID: ::flatbuffers::VOffsetT = 24;
   pub const VT_CAP_PERMITTED: ::flatbuffers::VOffsetT = 26;
   pub const VT_CAP_EFFECTIVE: ::flatbuffers::VOffsetT = 28;
+  pub const VT_EXE_FLAGS: ::flatbuffers::VOffsetT = 30;
 
   #[inline]
   pub unsafe fn init_from_table(table: ::flatbuffers::Table<'a>) -> Self {
@@ -44,6 +45,7 @@ impl<'a> Exec<'a> {
     let mut builder = ExecBuilder::new(_fbb);
     builder.add_cap_effective(args.cap_effective);
     builder.add_cap_permitted(args.cap_permitted);
+    builder.add_exe_flags(args.exe_flags);
     builder.add_egid(args.egid);
     builder.add_gid(args.gid);
     builder.add_euid(args.euid);
@@ -150,6 +152,13 @@ impl<'a> Exec<'a> {
     // which contains a valid value in this slot
     unsafe { self._tab.get::<u64>(Exec::VT_CAP_EFFECTIVE, Some(0)).unwrap()}
   }
+  #[inline]
+  pub fn exe_flags(&self) -> u32 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<u32>(Exec::VT_EXE_FLAGS, Some(0)).unwrap()}
+  }
 }
 
 impl ::flatbuffers::Verifiable for Exec<'_> {
@@ -171,6 +180,7 @@ impl ::flatbuffers::Verifiable for Exec<'_> {
      .visit_field::<u32>("egid", Self::VT_EGID, false)?
      .visit_field::<u64>("cap_permitted", Self::VT_CAP_PERMITTED, false)?
      .visit_field::<u64>("cap_effective", Self::VT_CAP_EFFECTIVE, false)?
+     .visit_field::<u32>("exe_flags", Self::VT_EXE_FLAGS, false)?
      .finish();
     Ok(())
   }
@@ -189,6 +199,7 @@ pub struct ExecArgs<'a> {
     pub egid: u32,
     pub cap_permitted: u64,
     pub cap_effective: u64,
+    pub exe_flags: u32,
 }
 impl<'a> Default for ExecArgs<'a> {
   #[inline]
@@ -207,6 +218,7 @@ impl<'a> Default for ExecArgs<'a> {
       egid: 0,
       cap_permitted: 0,
       cap_effective: 0,
+      exe_flags: 0,
     }
   }
 }
@@ -269,6 +281,10 @@ impl<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> ExecBuilder<'a, 'b, A> {
     self.fbb_.push_slot::<u64>(Exec::VT_CAP_EFFECTIVE, cap_effective, 0);
   }
   #[inline]
+  pub fn add_exe_flags(&mut self, exe_flags: u32) {
+    self.fbb_.push_slot::<u32>(Exec::VT_EXE_FLAGS, exe_flags, 0);
+  }
+  #[inline]
   pub fn new(_fbb: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>) -> ExecBuilder<'a, 'b, A> {
     let start = _fbb.start_table();
     ExecBuilder {
@@ -299,6 +315,7 @@ impl ::core::fmt::Debug for Exec<'_> {
       ds.field("egid", &self.egid());
       ds.field("cap_permitted", &self.cap_permitted());
       ds.field("cap_effective", &self.cap_effective());
+      ds.field("exe_flags", &self.exe_flags());
       ds.finish()
   }
 }

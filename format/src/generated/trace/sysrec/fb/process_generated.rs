@@ -49,6 +49,7 @@ impl<'a> Process<'a> {
   pub const VT_CONTAINER_ID: ::flatbuffers::VOffsetT = 60;
   pub const VT_FDS: ::flatbuffers::VOffsetT = 62;
   pub const VT_EXITED: ::flatbuffers::VOffsetT = 64;
+  pub const VT_EXE_FLAGS: ::flatbuffers::VOffsetT = 66;
 
   #[inline]
   pub unsafe fn init_from_table(table: ::flatbuffers::Table<'a>) -> Self {
@@ -65,6 +66,7 @@ impl<'a> Process<'a> {
     builder.add_cap_effective(args.cap_effective);
     builder.add_cap_permitted(args.cap_permitted);
     builder.add_cap_inheritable(args.cap_inheritable);
+    builder.add_exe_flags(args.exe_flags);
     if let Some(x) = args.fds { builder.add_fds(x); }
     if let Some(x) = args.container_id { builder.add_container_id(x); }
     builder.add_tty(args.tty);
@@ -312,6 +314,13 @@ impl<'a> Process<'a> {
     // which contains a valid value in this slot
     unsafe { self._tab.get::<bool>(Process::VT_EXITED, Some(false)).unwrap()}
   }
+  #[inline]
+  pub fn exe_flags(&self) -> u32 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<u32>(Process::VT_EXE_FLAGS, Some(0)).unwrap()}
+  }
 }
 
 impl ::flatbuffers::Verifiable for Process<'_> {
@@ -351,6 +360,7 @@ impl ::flatbuffers::Verifiable for Process<'_> {
      .visit_field::<::flatbuffers::ForwardsUOffset<&str>>("container_id", Self::VT_CONTAINER_ID, false)?
      .visit_field::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'_, ::flatbuffers::ForwardsUOffset<Fd>>>>("fds", Self::VT_FDS, false)?
      .visit_field::<bool>("exited", Self::VT_EXITED, false)?
+     .visit_field::<u32>("exe_flags", Self::VT_EXE_FLAGS, false)?
      .finish();
     Ok(())
   }
@@ -387,6 +397,7 @@ pub struct ProcessArgs<'a> {
     pub container_id: Option<::flatbuffers::WIPOffset<&'a str>>,
     pub fds: Option<::flatbuffers::WIPOffset<::flatbuffers::Vector<'a, ::flatbuffers::ForwardsUOffset<Fd<'a>>>>>,
     pub exited: bool,
+    pub exe_flags: u32,
 }
 impl<'a> Default for ProcessArgs<'a> {
   #[inline]
@@ -423,6 +434,7 @@ impl<'a> Default for ProcessArgs<'a> {
       container_id: None,
       fds: None,
       exited: false,
+      exe_flags: 0,
     }
   }
 }
@@ -557,6 +569,10 @@ impl<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> ProcessBuilder<'a, 'b, A> {
     self.fbb_.push_slot::<bool>(Process::VT_EXITED, exited, false);
   }
   #[inline]
+  pub fn add_exe_flags(&mut self, exe_flags: u32) {
+    self.fbb_.push_slot::<u32>(Process::VT_EXE_FLAGS, exe_flags, 0);
+  }
+  #[inline]
   pub fn new(_fbb: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>) -> ProcessBuilder<'a, 'b, A> {
     let start = _fbb.start_table();
     ProcessBuilder {
@@ -605,6 +621,7 @@ impl ::core::fmt::Debug for Process<'_> {
       ds.field("container_id", &self.container_id());
       ds.field("fds", &self.fds());
       ds.field("exited", &self.exited());
+      ds.field("exe_flags", &self.exe_flags());
       ds.finish()
   }
 }
