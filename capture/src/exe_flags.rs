@@ -38,10 +38,24 @@ use crate::procfs::{self, Status};
 /// `CAP_DAC_OVERRIDE`'s bit in a capability set.
 const CAP_DAC_OVERRIDE: u64 = 1 << 1;
 
-/// Wall time (ns) of the first computation: about when capture started.
+/// Wall time (ns) of the first computation, about when capture started,
+/// read from the coarse clock file timestamps come from, so a file changed
+/// later never has an earlier ctime.
 fn since_ns() -> i128 {
     static SINCE: OnceLock<i128> = OnceLock::new();
-    *SINCE.get_or_init(|| crate::clock::wall_ns() as i128)
+    *SINCE.get_or_init(|| {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: `ts` is a valid, writable timespec for the call.
+        let rc = unsafe { libc::clock_gettime(libc::CLOCK_REALTIME_COARSE, &mut ts) };
+        if rc == 0 {
+            i128::from(ts.tv_sec) * 1_000_000_000 + i128::from(ts.tv_nsec)
+        } else {
+            i128::from(crate::clock::wall_ns())
+        }
+    })
 }
 
 /// The exe flags of process `pid`'s image (`exepath` as read from

@@ -483,3 +483,136 @@ fn terminal_shell_packet_socket_and_redirect_in_a_container_not_on_the_host() {
         );
     }
 }
+
+/// Two overlayfs mounts on a tmpfs, each with a binary in its lower
+/// layer: `ins` with its upper directory reachable (capture looks the exe
+/// up there), `hid` with it hidden under another tmpfs after the mount
+/// (capture falls back to "changed since capture started").
+fn overlay_setup(w: &Work) -> (String, String) {
+    let o = w.path("ovl");
+    std::fs::create_dir_all(&o).unwrap();
+    let o = o.display().to_string();
+    let setup = format!(
+        "mount -t tmpfs tmpfs '{o}'\n\
+         for n in ins hid; do \
+           mkdir -p '{o}'/$n/l '{o}'/$n/up/u '{o}'/$n/w '{o}'/$n/m; \
+           cp /bin/true '{o}'/$n/l/image_$n; \
+           mount -t overlay overlay -o lowerdir='{o}'/$n/l,upperdir='{o}'/$n/up/u,workdir='{o}'/$n/w '{o}'/$n/m; \
+         done\n\
+         mount -t tmpfs tmpfs '{o}'/hid/up"
+    );
+    // Drop a binary in each merged view and run it, run each image's own
+    // binary, and one as an unprivileged user (not writable for it).
+    let workload = format!(
+        "for n in ins hid; do cp /bin/true '{o}'/$n/m/drop_$n; '{o}'/$n/m/drop_$n; '{o}'/$n/m/image_$n; done; \
+         setpriv --reuid=65534 --regid=65534 --clear-groups '{o}'/ins/m/image_ins"
+    );
+    (setup, workload)
+}
+
+/// A rule naming the execs above, with Falco's exe flags.
+const FLAGS_RULE: &str = "- rule: Layer exec\n  desc: the overlay execs\n  condition: evt.type=execve and proc.name in (drop_ins, drop_hid, image_ins, image_hid)\n  output: exec name=%proc.name uid=%user.uid flags=%evt.arg.flags upper=%proc.is_exe_upper_layer writable=%proc.is_exe_writable\n  priority: WARNING\n";
+
+#[test]
+fn a_dropped_binary_executed_in_a_container_and_not_on_the_host() {
+    if !ptrace_permitted() || !can_unshare() || !e2e_tests::require("setpriv") {
+        return;
+    }
+    let w = Work::new();
+    let (ovl, workload) = overlay_setup(&w);
+    let setup = format!("{}\n{ovl}", docker_setup(&w, "drop-ctr"));
+    capture_unshared(&w, &CONTAINER, &setup, "", &workload, &[]);
+    assert_eq!(w.trace().meta.container_id, ID);
+    let rules = w.path("flags.yaml");
+    std::fs::write(&rules, FLAGS_RULE).unwrap();
+    let rules = rules.display().to_string();
+    let (found, out) = alerts(
+        &w.trace_path(),
+        &["--rule-matching", "all", "-q", "--rules", &rules],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dropped: Vec<_> = found
+        .iter()
+        .filter(|a| a["rule"] == "Drop and execute new binary in container")
+        .map(|a| {
+            a["output_fields"]["proc.name"]
+                .as_str()
+                .unwrap_or("")
+                .to_string()
+        })
+        .collect();
+    assert_eq!(
+        dropped,
+        ["drop_ins", "drop_hid"],
+        "{:?}",
+        rule_names(&found)
+    );
+    let drop = found
+        .iter()
+        .find(|a| a["rule"] == "Drop and execute new binary in container")
+        .unwrap();
+    assert_eq!(
+        drop["output_fields"]["evt.arg.flags"], "EXE_WRITABLE|EXE_UPPER_LAYER",
+        "{drop}"
+    );
+    let layer = |name: &str, uid: u64| {
+        let a = found
+            .iter()
+            .find(|a| {
+                a["rule"] == "Layer exec"
+                    && a["output_fields"]["proc.name"] == name
+                    && a["output_fields"]["user.uid"] == uid
+            })
+            .unwrap_or_else(|| panic!("no exec of {name} as {uid}: {found:?}"));
+        let f = &a["output_fields"];
+        (
+            f["evt.arg.flags"].as_str().unwrap_or("").to_string(),
+            f["proc.is_exe_upper_layer"].clone(),
+            f["proc.is_exe_writable"].clone(),
+        )
+    };
+    let (t, f) = (
+        serde_json::Value::Bool(true),
+        serde_json::Value::Bool(false),
+    );
+    // root (CAP_DAC_OVERRIDE) may write every image.
+    assert_eq!(
+        layer("drop_ins", 0),
+        ("EXE_WRITABLE|EXE_UPPER_LAYER".into(), t.clone(), t.clone())
+    );
+    assert_eq!(
+        layer("drop_hid", 0),
+        ("EXE_WRITABLE|EXE_UPPER_LAYER".into(), t.clone(), t.clone())
+    );
+    assert_eq!(
+        layer("image_ins", 0),
+        ("EXE_WRITABLE|EXE_LOWER_LAYER".into(), f.clone(), t.clone())
+    );
+    assert_eq!(
+        layer("image_hid", 0),
+        ("EXE_WRITABLE|EXE_LOWER_LAYER".into(), f.clone(), t.clone())
+    );
+    // nobody, without capabilities, may not write root's 0755 binary.
+    assert_eq!(
+        layer("image_ins", 65534),
+        ("EXE_LOWER_LAYER".into(), f.clone(), f.clone())
+    );
+
+    // The same on the host: not a container, no rule.
+    let host = Work::new();
+    let (ovl, workload) = overlay_setup(&host);
+    let setup = format!("{}\n{ovl}", host_setup(&host));
+    capture_unshared(&host, &["-m", "-C"], &setup, "", &workload, &[]);
+    let (on_host, _) = alerts(&host.trace_path(), &["--rule-matching", "all", "-q"]);
+    let names = rule_names(&on_host);
+    assert!(
+        !names
+            .iter()
+            .any(|n| n == "Drop and execute new binary in container"),
+        "{names:?}"
+    );
+}
