@@ -23,6 +23,9 @@ enum V {
     B(bool),
     Ip(&'static str),
     L(&'static [&'static str]),
+    /// Both ends of a connection (client, server).
+    Ips(&'static [&'static str]),
+    Us(&'static [u64]),
 }
 
 fn key(name: &str) -> (FieldId, FieldArg) {
@@ -44,6 +47,11 @@ fn ev(pairs: &[(&str, V)]) -> Event {
             V::B(b) => vec![OwnedValue::Bool(*b)],
             V::Ip(s) => vec![OwnedValue::Ip(s.parse().expect("ip"))],
             V::L(l) => l.iter().map(|s| OwnedValue::Str((*s).into())).collect(),
+            V::Ips(l) => l
+                .iter()
+                .map(|s| OwnedValue::Ip(s.parse().expect("ip")))
+                .collect(),
+            V::Us(l) => l.iter().map(|u| OwnedValue::U64(*u)).collect(),
         };
         e.values.insert(key(name), vals);
     }
@@ -644,4 +652,43 @@ fn ruleset_is_shareable_and_field_slots_are_dense() {
     dedup.dedup();
     assert_eq!(dedup.len(), names.len(), "{names:?}");
     assert!(names.contains(&"proc.aname[2]".to_owned()), "{names:?}");
+}
+
+/// libsinsp's "either end" fields: `=`, `in` and the orderings hold when
+/// either end matches; `!=` only when neither does (`compare_ip`,
+/// `compare_net`, `compare_port`); without a socket nothing holds.
+#[test]
+fn either_end_fields_compare_as_libsinsp() {
+    let mut e = ev(&[
+        ("fd.ip", V::Ips(&["10.0.0.5", "127.0.0.1"])),
+        ("fd.net", V::Ips(&["10.0.0.5", "127.0.0.1"])),
+        ("fd.port", V::Us(&[40000, 80])),
+    ]);
+    t("fd.ip = 127.0.0.1", &mut e, true);
+    t("fd.ip = 10.0.0.5", &mut e, true);
+    t("fd.ip != 127.0.0.1", &mut e, false);
+    t("fd.ip != 10.0.0.5", &mut e, false);
+    t("fd.ip != 192.168.0.1", &mut e, true);
+    t("not fd.ip = 127.0.0.1", &mut e, false);
+    t("fd.ip in (192.168.0.1, 127.0.0.1)", &mut e, true);
+    t("fd.ip in (192.168.0.1, 192.168.0.2)", &mut e, false);
+    t("fd.net = \"127.0.0.0/8\"", &mut e, true);
+    t("fd.net != \"127.0.0.0/8\"", &mut e, false);
+    t("fd.net != \"192.168.0.0/16\"", &mut e, true);
+    t(
+        "fd.net in (\"192.168.0.0/16\", \"10.0.0.0/8\")",
+        &mut e,
+        true,
+    );
+    t("fd.port = 80", &mut e, true);
+    t("fd.port != 80", &mut e, false);
+    t("fd.port != 443", &mut e, true);
+    t("fd.port < 1024", &mut e, true);
+    t("fd.port > 50000", &mut e, false);
+    t("fd.port in (443, 80)", &mut e, true);
+    // No socket: false whatever the operator.
+    let mut none = ev(&[("proc.name", V::S("sh"))]);
+    t("fd.ip != 127.0.0.1", &mut none, false);
+    t("fd.port != 80", &mut none, false);
+    t("fd.net != \"127.0.0.0/8\"", &mut none, false);
 }

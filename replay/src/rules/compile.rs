@@ -160,10 +160,15 @@ impl Compiler<'_> {
 
     fn compare(&mut self, l: &AstOperand, op: BinOp, r: &Rhs) -> Result<Check, CompileError> {
         let (lhs, ty) = self.operand(l)?;
-        let list_field = match &lhs {
-            Operand::Field(f) => f.is_multi() && f.info().multi == Multiplicity::List,
-            Operand::Transform(..) => false,
+        let multi = match &lhs {
+            Operand::Field(f) if f.is_multi() => Some(f.info().multi),
+            _ => None,
         };
+        let list_field = multi == Some(Multiplicity::List);
+        // libsinsp's fd.ip, fd.net, fd.port and fd.proto: `!=` holds when
+        // neither end equals the value (every other operator when either
+        // does), so `fd.ip != 127.0.0.1` is false for a loopback connection.
+        let either_ne = multi == Some(Multiplicity::Either) && op == BinOp::Ne;
         check_op_type(op, ty).map_err(|m| self.err(m.replace("{}", &l.to_string()), l.pos()))?;
 
         let (values, vpos): (Vec<&str>, Pos) = match r {
@@ -195,7 +200,7 @@ impl Compiler<'_> {
         }
         let negate = op == BinOp::Ne;
         let vt = self.value_test(op, ty, &values, vpos, negate)?;
-        let test = if list_field && op == BinOp::In {
+        let test = if list_field && op == BinOp::In || either_ne {
             Test::All(vt)
         } else {
             Test::Value(vt)
