@@ -45,7 +45,7 @@
 //! # Falco semantics matched
 //!
 //! - Rules files: `rule`, `macro`, `list`, `required_engine_version`
-//!   (this engine is 0.57.0), `required_plugin_versions` (`container` is
+//!   (this engine reports 0.62.0, Falco 0.44's), `required_plugin_versions` (`container` is
 //!   satisfied by emulation; other plugins are a warning). Rule keys as Falco,
 //!   including `exceptions`, `skip-if-unknown-filter`, `warn_evttypes`,
 //!   `append: true` (deprecated, warned) and `override: {key: append|replace}`.

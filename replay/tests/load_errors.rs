@@ -207,7 +207,7 @@ fn engine_version_and_overrides() {
     check(
         "- required_engine_version: 99.0.0\n",
         &[
-            "t.yaml:1:28: error: required_engine_version: rules require engine version `99.0.0`, but engine version is 0.57.0",
+            "t.yaml:1:28: error: required_engine_version: rules require engine version `99.0.0`, but engine version is 0.62.0",
         ],
     );
     check(

@@ -548,6 +548,24 @@ fn outputs_render_with_na_and_list_fields() {
     );
     let values = shell.output.values(&mut e);
     assert_eq!(values[2], ("fd.name", None));
+    // A transformed field renders in the text, never in output_fields
+    // (libsinsp's formatter skips it, as Falco runs it).
+    let set = ruleset(
+        "- rule: Upper\n  desc: d\n  condition: evt.type=open\n  output: \"%toupper(proc.name) %proc.name\"\n  priority: INFO\n",
+        LoadOptions {
+            suggested_output: false,
+            ..LoadOptions::default()
+        },
+    );
+    let upper = set.rule("Upper").unwrap();
+    assert_eq!(upper.output.render(&mut e), "BASH bash");
+    let names: Vec<_> = upper
+        .output
+        .values(&mut e)
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    assert_eq!(names, ["proc.name"]);
     assert_eq!(
         values[0],
         ("proc.name", Some(OwnedValue::Str("bash".into())))

@@ -153,10 +153,14 @@ impl OutputTemplate {
     }
 
     /// The typed values of [`fields`](Self::fields), `None` when missing
-    /// (JSON `null`).
+    /// (JSON `null`). A transformed field (`%tolower(proc.name)`) is left
+    /// out, as Falco leaves it out of `output_fields` (libsinsp's
+    /// formatter skips tokens with transformers unless asked to resolve
+    /// them, and Falco does not ask).
     pub fn values<S: FieldSource + ?Sized>(&self, src: &mut S) -> Vec<(&str, Option<OwnedValue>)> {
         self.fields
             .iter()
+            .filter(|f| matches!(f.operand, Operand::Field(_)))
             .map(|f| (f.name.as_str(), value_of(&f.operand, src)))
             .collect()
     }
