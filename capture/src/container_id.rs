@@ -274,5 +274,38 @@ pub fn parse_downward_labels(text: &str) -> Vec<Label> {
         .collect()
 }
 
+/// Prefix of the environment variables that give one pod label each: the
+/// rest of the name is the label's key, the value its value (a downward
+/// API `env` entry with `fieldRef: metadata.labels['KEY']`).
+pub const POD_LABEL_ENV_PREFIX: &str = "SYSREC_POD_LABEL_";
+
+/// Adds to `labels` the pod labels given by environment variables named
+/// [`POD_LABEL_ENV_PREFIX`]`KEY`, in name order, unless the labels file
+/// already gave `KEY`; at most 1024 labels in all.
+pub fn add_env_labels<K: AsRef<str>, V: AsRef<str>>(
+    labels: &mut Vec<Label>,
+    vars: impl IntoIterator<Item = (K, V)>,
+) {
+    let mut from_env: Vec<Label> = vars
+        .into_iter()
+        .filter_map(|(k, v)| {
+            let key = k.as_ref().strip_prefix(POD_LABEL_ENV_PREFIX)?;
+            (!key.is_empty()).then(|| Label {
+                key: key.to_string(),
+                value: v.as_ref().to_string(),
+            })
+        })
+        .collect();
+    from_env.sort_by(|a, b| a.key.cmp(&b.key));
+    for l in from_env {
+        if labels.len() >= 1024 {
+            break;
+        }
+        if !labels.iter().any(|x| x.key == l.key) {
+            labels.push(l);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests;

@@ -21,6 +21,8 @@ use crate::procfs;
 pub const K8S_NAMESPACE_FILE: &str = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
 /// Where a downward API volume conventionally puts the pod's labels.
 pub const K8S_LABELS_FILE: &str = "/etc/podinfo/labels";
+/// An environment variable naming another labels file.
+pub const K8S_LABELS_FILE_ENV: &str = "SYSREC_POD_LABELS_FILE";
 
 /// Deadline of the whole ECS metadata fetch.
 pub const ECS_TIMEOUT: Duration = Duration::from_millis(1000);
@@ -83,8 +85,20 @@ pub fn collect(
             env("POD_UID"),
             &cgroup,
             &mountinfo,
-            &read(K8S_LABELS_FILE),
-        ),
+            &read(
+                std::env::var(K8S_LABELS_FILE_ENV)
+                    .ok()
+                    .filter(|p| !p.is_empty())
+                    .as_deref()
+                    .unwrap_or(K8S_LABELS_FILE),
+            ),
+        )
+        .map(|mut k| {
+            let vars = std::env::vars_os()
+                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)));
+            container_id::add_env_labels(&mut k.labels, vars);
+            k
+        }),
         container_cap_effective: cap_eff,
         container_privileged: container_id::privileged(cap_eff, cap_last),
         container_mounts: container_id::container_mounts(&mountinfo),

@@ -320,7 +320,7 @@ fn container_id_override_and_a_kubernetes_pod() {
         &setup,
         "--container-id my-container-id",
         &workload,
-        &[],
+        &[("SYSREC_POD_LABEL_tier", "frontend".to_string())],
     );
     let t = w.trace();
     assert_eq!(t.meta.container_id, "my-container-id");
@@ -328,6 +328,14 @@ fn container_id_override_and_a_kubernetes_pod() {
     let k = t.meta.kubernetes.clone().unwrap_or_default();
     assert_eq!(k.namespace, "payments");
     assert_eq!(k.pod_name, "web-5d8f-abcde");
+    // A label from the downward API's env convention.
+    assert!(
+        k.labels
+            .iter()
+            .any(|l| l.key == "tier" && l.value == "frontend"),
+        "{:?}",
+        k.labels
+    );
     let (found, out) = alerts(&w.trace_path(), &["-q"]);
     assert!(
         out.status.success(),

@@ -181,3 +181,30 @@ fn downward_api_labels() {
     assert_eq!(l[0].value, "web");
     assert_eq!(l[1].value, "5d8f\"x");
 }
+
+#[test]
+fn pod_labels_from_environment_variables() {
+    let mut labels = parse_downward_labels("app=\"web\"\n");
+    add_env_labels(
+        &mut labels,
+        [
+            ("SYSREC_POD_LABEL_tier", "frontend"),
+            ("SYSREC_POD_LABEL_app", "ignored: the file said it"),
+            ("SYSREC_POD_LABEL_", "no key"),
+            ("HOME", "/root"),
+            ("SYSREC_POD_LABEL_app.kubernetes.io-name", "web"),
+        ],
+    );
+    let got: Vec<(&str, &str)> = labels
+        .iter()
+        .map(|l| (l.key.as_str(), l.value.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("app", "web"),
+            ("app.kubernetes.io-name", "web"),
+            ("tier", "frontend")
+        ]
+    );
+}

@@ -7,7 +7,7 @@
 
 use super::EventView;
 use crate::rules::{FieldArg, FieldId, FieldRef, FieldValue};
-use trace_format::model::ContainerMount;
+use trace_format::model::{ContainerMount, Label};
 
 impl<'a> EventView<'a> {
     /// `container.*`.
@@ -31,6 +31,27 @@ impl<'a> EventView<'a> {
                 if !inside =>
             {
                 Some(V::Str(""))
+            }
+            // Labels: ECS's container document (Docker labels); a plain
+            // Docker container cannot see its own.
+            F::ContainerLabel => match (&f.arg, &ctx.ecs) {
+                (FieldArg::Key(key), Some(e)) if inside => e
+                    .labels
+                    .iter()
+                    .find(|l| *l.key == **key)
+                    .map(|l| V::Str(&l.value)),
+                _ => None,
+            },
+            F::ContainerLabels
+                if inside && ctx.ecs.as_ref().is_some_and(|e| !e.labels.is_empty()) =>
+            {
+                self.compose(|out, v| {
+                    let Some(e) = v.ctx.ecs.as_ref() else {
+                        return false;
+                    };
+                    push_labels(out, &e.labels);
+                    true
+                })
             }
             F::ContainerPrivileged if inside => Some(V::Bool(ctx.privileged)),
             // capture is the container's entrypoint: it started with the
@@ -98,6 +119,18 @@ fn find_mount<'m>(mounts: &'m [ContainerMount], f: &FieldRef) -> Option<&'m Cont
             })
         }
         FieldArg::None => None,
+    }
+}
+
+/// `key:value, key:value`, as Falco lists labels.
+pub(super) fn push_labels(out: &mut String, labels: &[Label]) {
+    for (i, l) in labels.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        out.push_str(&l.key);
+        out.push(':');
+        out.push_str(&l.value);
     }
 }
 

@@ -29,14 +29,7 @@ impl<'a> EventView<'a> {
                 let Some(k) = v.ctx.kubernetes.as_ref() else {
                     return false;
                 };
-                for (i, l) in k.labels.iter().enumerate() {
-                    if i > 0 {
-                        out.push_str(", ");
-                    }
-                    out.push_str(&l.key);
-                    out.push(':');
-                    out.push_str(&l.value);
-                }
+                super::container::push_labels(out, &k.labels);
                 true
             }),
             _ => None,

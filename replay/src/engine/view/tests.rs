@@ -259,6 +259,16 @@ fn container_ctx() -> TraceContext {
         ecs: Some(Ecs {
             container_name: "web".into(),
             image: "public.ecr.aws/nginx/nginx:1.27".into(),
+            labels: vec![
+                Label {
+                    key: "com.amazonaws.ecs.cluster".into(),
+                    value: "prod".into(),
+                },
+                Label {
+                    key: "team".into(),
+                    value: "edge".into(),
+                },
+            ],
             ..Ecs::default()
         }),
         kubernetes: Some(Kubernetes {
@@ -321,6 +331,14 @@ fn container_and_pod_fields_in_a_container() {
             ("k8s.pod.uid", Some("8c0f2e5c-3b9a-4b5e-9a0f-2f7e0c0f0a1b")),
             ("k8s.pod.label[app]", Some("web")),
             ("k8s.pod.label[tier]", None),
+            ("k8s.pod.labels", Some("app:web")),
+            ("container.label[team]", Some("edge")),
+            ("container.label[com.amazonaws.ecs.cluster]", Some("prod")),
+            ("container.label[nope]", None),
+            (
+                "container.labels",
+                Some("com.amazonaws.ecs.cluster:prod, team:edge"),
+            ),
             ("k8s.deployment.name", None),
             // uid 1000 has no passwd entry.
             ("user.name", Some("<NA>")),
@@ -335,6 +353,8 @@ fn container_and_pod_fields_in_a_container() {
             ("container.mount.dest[/var/run/docker.sock]", None),
             ("container.start_ts", None),
             ("k8s.pod.name", None),
+            ("container.label[team]", None),
+            ("container.labels", None),
         ],
     );
 }
