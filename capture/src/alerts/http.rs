@@ -253,8 +253,16 @@ fn exchange<S: Read + Write>(
 ) -> io::Result<Vec<u8>> {
     timer.set_write_timeout(Some(left(end)?))?;
     timer.set_read_timeout(Some(left(end)?))?;
-    s.write_all(req)?;
-    s.flush()?;
+    let timed_out = |e: io::Error| match e.kind() {
+        // What a socket timeout gives (EAGAIN), said plainly.
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => io::Error::new(
+            io::ErrorKind::TimedOut,
+            "no answer within the request's time limit",
+        ),
+        _ => e,
+    };
+    s.write_all(req).map_err(timed_out)?;
+    s.flush().map_err(timed_out)?;
     let mut resp = Vec::new();
     let mut buf = [0u8; 1024];
     while !resp.windows(2).any(|w| w == b"\r\n") && resp.len() < MAX_RESPONSE {
@@ -263,7 +271,7 @@ fn exchange<S: Read + Write>(
             Ok(0) => break,
             Ok(n) => resp.extend_from_slice(&buf[..n]),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
+            Err(e) => return Err(timed_out(e)),
         }
     }
     Ok(resp)
