@@ -82,6 +82,11 @@ pub enum CaptureError {
     #[error(transparent)]
     Rules(#[from] replay::rules::LoadError),
 
+    /// `--alerts https://...`: no TLS configuration (`--alerts-ca`, no
+    /// trusted certificate).
+    #[error(transparent)]
+    AlertsTls(#[from] crate::alerts::tls::TlsError),
+
     /// Any other I/O error, with what was being done.
     #[error("{what}")]
     Io { what: String, source: io::Error },

@@ -265,13 +265,23 @@ pub fn run(config: &Config) -> Result<Report> {
     // starts) and closed chunks go to the evaluator thread.
     let live = match &config.alerts {
         Some(a) => {
-            let rules = alerts::load(a)?;
+            let rules = match alerts::load(a) {
+                Ok(r) => r,
+                Err(e) => return Err(failed_start(None, out, shipping, e.into())),
+            };
             if !config.quiet {
                 for w in rules.warnings() {
                     eprintln!("capture: {w}");
                 }
             }
-            let (live, tx) = alerts::LiveAlerts::start(rules, a, config.verbose)?;
+            let spill_dir = match config.output.parent() {
+                Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+                _ => std::path::PathBuf::from("."),
+            };
+            let (live, tx) = match alerts::LiveAlerts::start(rules, a, config.verbose, &spill_dir) {
+                Ok(l) => l,
+                Err(e) => return Err(failed_start(None, out, shipping, e)),
+            };
             wopts.on_chunk = Some(tx);
             wopts.chunk_secs = wopts.chunk_secs.min(alerts::CHUNK_SECS);
             Some(live)
@@ -465,7 +475,10 @@ pub fn run(config: &Config) -> Result<Report> {
         Err(e) => (None, writer_error.or(Some(e))),
     };
     // The writer is done (its chunk sender dropped): the last alerts.
-    let alerts = live.map(|l| l.finish(signals::flush_deadline(alerts::FLUSH_TIMEOUT)));
+    let alerts = live.map(|l| {
+        let timeout = l.flush_timeout();
+        l.finish(signals::flush_deadline(timeout))
+    });
     // The writer is done (its segment sender dropped): flush the uploads.
     let ship = match (shipper, &config.ship) {
         (Some(s), Some(cfg)) => Some(s.finish(signals::flush_deadline(cfg.flush_timeout))),

@@ -7,7 +7,6 @@
 
 use std::io::Write;
 use std::sync::Arc;
-use std::sync::mpsc::Receiver;
 use std::time::Duration;
 
 use replay::engine::{Alert, RuleEngine};
@@ -17,6 +16,7 @@ use serde_json::Value as Json;
 use trace_format::Chunk;
 
 use super::http::HttpTarget;
+use super::queue::ChunkQueue;
 use super::report::AlertReport;
 use super::target::LineSink;
 use super::{AlertFormat, CHUNK_FIELD, TRACE_ID_FIELD};
@@ -31,13 +31,13 @@ pub struct Targets {
     pub verbose: bool,
 }
 
-/// Evaluates every chunk received until the writer closes the channel.
-pub fn run(rules: &CompiledRuleset, rx: &Receiver<Vec<u8>>, targets: &mut Targets) -> AlertReport {
+/// Evaluates every chunk queued until the queue is closed and empty.
+pub fn run(rules: &CompiledRuleset, queue: &ChunkQueue, targets: &mut Targets) -> AlertReport {
     crate::signals::block();
     let engine = RuleEngine::new(rules, true);
     let mut report = AlertReport::default();
     let mut line_failures: Vec<(u64, String)> = vec![(0, String::new()); targets.lines.len()];
-    for bytes in rx.iter() {
+    while let Some(bytes) = queue.pop() {
         let chunk = match Chunk::from_bytes(bytes) {
             Ok(c) => c,
             Err(e) => {

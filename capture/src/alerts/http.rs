@@ -4,8 +4,13 @@
 //!
 //! A minimal blocking HTTP/1.1 client over `TcpStream` (`Connection:
 //! close`, one request per connection): alerts are rare, and capture needs
-//! no TLS stack or async runtime for it. `https://` is refused when the
-//! options are parsed.
+//! no async runtime for it. `https://` targets speak TLS through rustls
+//! (`tls.rs` builds the one client configuration).
+//!
+//! Every request has one time limit for all of it (connect, TLS handshake,
+//! write, status line): [`IO_TIMEOUT`], or `--alerts-timeout` when that is
+//! shorter, so a request in flight when the workload exits ends by the
+//! flush deadline, and a server trickling bytes cannot hold a thread.
 //!
 //! Each target has its own thread and a bounded queue ([`QUEUE_ALERTS`]).
 //! The evaluator never waits for it: an alert that finds the queue full is
@@ -27,14 +32,18 @@ use crate::ship::retry::Backoff;
 pub const QUEUE_ALERTS: usize = 4096;
 /// Tries per alert (the first and the retries).
 pub const TRIES: u32 = 5;
-/// Connect, read and write timeout of one request.
-const IO_TIMEOUT: Duration = Duration::from_secs(3);
+/// Most time one request may take (connect, handshake, write, answer).
+pub const IO_TIMEOUT: Duration = Duration::from_secs(3);
+/// The shortest request time limit, whatever `--alerts-timeout` says.
+const MIN_IO_TIMEOUT: Duration = Duration::from_millis(100);
 /// Most bytes of a response read (the status line is all that matters).
 const MAX_RESPONSE: usize = 8 * 1024;
 
-/// `http://HOST[:PORT]/PATH`, parsed.
+/// `http(s)://HOST[:PORT]/PATH`, parsed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HttpUrl {
+    /// `https://`: TLS.
+    pub tls: bool,
     pub host: String,
     pub port: u16,
     /// Path and query, starting with `/`.
@@ -42,12 +51,17 @@ pub struct HttpUrl {
 }
 
 impl HttpUrl {
-    /// Parses an `http://` URL; the error says what is wrong.
+    /// Parses an `http://` or `https://` URL; the error says what is
+    /// wrong.
     pub fn parse(s: &str) -> Result<HttpUrl, String> {
-        let rest = s
-            .get(7..)
-            .filter(|_| s[..7].eq_ignore_ascii_case("http://"))
-            .ok_or("not an http:// URL")?;
+        let scheme = |p: &str| s.get(..p.len()).is_some_and(|h| h.eq_ignore_ascii_case(p));
+        let (tls, rest) = if scheme("https://") {
+            (true, &s[8..])
+        } else if scheme("http://") {
+            (false, &s[7..])
+        } else {
+            return Err("not an http:// or https:// URL".into());
+        };
         let (authority, path) = match rest.find('/') {
             Some(i) => rest.split_at(i),
             None => (rest, "/"),
@@ -67,7 +81,13 @@ impl HttpUrl {
         if host.is_empty() {
             return Err("no host".into());
         }
+        if tls && rustls::pki_types::ServerName::try_from(host).is_err() {
+            return Err(format!(
+                "`{host}` is not a host name or address TLS can verify"
+            ));
+        }
         let port = match port {
+            None if tls => 443,
             None => 80,
             Some(p) => p
                 .parse::<u16>()
@@ -79,6 +99,7 @@ impl HttpUrl {
             return Err("the path holds spaces or control characters".into());
         }
         Ok(HttpUrl {
+            tls,
             host: host.to_string(),
             port,
             path: path.to_string(),
@@ -96,7 +117,8 @@ impl HttpUrl {
 
 impl std::fmt::Display for HttpUrl {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "http://{}{}", self.host_header(), self.path)
+        let scheme = if self.tls { "https" } else { "http" };
+        write!(f, "{scheme}://{}{}", self.host_header(), self.path)
     }
 }
 
@@ -113,6 +135,14 @@ pub enum PostError {
     Status { url: String, status: u16 },
     #[error("{url} sent no HTTP status line")]
     BadResponse { url: String },
+    #[error("{url}: cannot start a TLS session")]
+    Tls {
+        url: String,
+        #[source]
+        source: rustls::Error,
+    },
+    #[error("{url}: https without a TLS configuration")]
+    NoTlsConfig { url: String },
 }
 
 impl PostError {
@@ -124,8 +154,15 @@ impl PostError {
     }
 }
 
-/// POSTs `body` as JSON to `url`; `Ok` on a 2xx answer.
-pub fn post_json(url: &HttpUrl, body: &[u8], timeout: Duration) -> Result<(), PostError> {
+/// POSTs `body` as JSON to `url`; `Ok` on a 2xx answer. The whole
+/// exchange takes at most `timeout`; `tls` is required for `https://`.
+pub fn post_json(
+    url: &HttpUrl,
+    body: &[u8],
+    timeout: Duration,
+    tls: Option<&Arc<rustls::ClientConfig>>,
+) -> Result<(), PostError> {
+    let end = Instant::now() + timeout;
     let io_err = |source| PostError::Io {
         url: url.to_string(),
         source,
@@ -136,7 +173,7 @@ pub fn post_json(url: &HttpUrl, body: &[u8], timeout: Duration) -> Result<(), Po
     let mut last = io::Error::new(io::ErrorKind::NotFound, "the host has no address");
     let mut stream = None;
     for a in addrs {
-        match TcpStream::connect_timeout(&a, timeout) {
+        match TcpStream::connect_timeout(&a, left(end).map_err(io_err)?) {
             Ok(s) => {
                 stream = Some(s);
                 break;
@@ -144,9 +181,7 @@ pub fn post_json(url: &HttpUrl, body: &[u8], timeout: Duration) -> Result<(), Po
             Err(e) => last = e,
         }
     }
-    let mut s = stream.ok_or_else(|| io_err(last))?;
-    s.set_read_timeout(Some(timeout)).map_err(io_err)?;
-    s.set_write_timeout(Some(timeout)).map_err(io_err)?;
+    let tcp = stream.ok_or_else(|| io_err(last))?;
     let head = format!(
         "POST {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: sysrec-capture/{}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         url.path,
@@ -156,17 +191,27 @@ pub fn post_json(url: &HttpUrl, body: &[u8], timeout: Duration) -> Result<(), Po
     );
     let mut req = head.into_bytes();
     req.extend_from_slice(body);
-    s.write_all(&req).map_err(io_err)?;
-    let mut resp = Vec::new();
-    let mut buf = [0u8; 1024];
-    while !resp.windows(2).any(|w| w == b"\r\n") && resp.len() < MAX_RESPONSE {
-        match s.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => resp.extend_from_slice(&buf[..n]),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(io_err(e)),
-        }
+    // Socket timeouts are options of the socket, so a clone of the
+    // descriptor sets them for the TLS stream's socket too.
+    let timer = tcp.try_clone().map_err(io_err)?;
+    let resp = if url.tls {
+        let config = tls.ok_or_else(|| PostError::NoTlsConfig {
+            url: url.to_string(),
+        })?;
+        let name = rustls::pki_types::ServerName::try_from(url.host.clone())
+            .map_err(|e| io_err(io::Error::new(io::ErrorKind::InvalidInput, e)))?;
+        let conn = rustls::ClientConnection::new(config.clone(), name).map_err(|source| {
+            PostError::Tls {
+                url: url.to_string(),
+                source,
+            }
+        })?;
+        exchange(&mut rustls::StreamOwned::new(conn, tcp), &timer, &req, end)
+    } else {
+        let mut tcp = tcp;
+        exchange(&mut tcp, &timer, &req, end)
     }
+    .map_err(io_err)?;
     let status = std::str::from_utf8(&resp)
         .ok()
         .and_then(|t| t.lines().next())
@@ -184,6 +229,52 @@ pub fn post_json(url: &HttpUrl, body: &[u8], timeout: Duration) -> Result<(), Po
             status,
         })
     }
+}
+
+/// Time left until `end`, or a timeout error.
+fn left(end: Instant) -> io::Result<Duration> {
+    let d = end.saturating_duration_since(Instant::now());
+    if d.is_zero() {
+        return Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            "the request took too long",
+        ));
+    }
+    Ok(d)
+}
+
+/// Writes `req` and reads until the end of the status line, all by `end`
+/// (`timer` sets the socket's timeouts before each step).
+fn exchange<S: Read + Write>(
+    s: &mut S,
+    timer: &TcpStream,
+    req: &[u8],
+    end: Instant,
+) -> io::Result<Vec<u8>> {
+    timer.set_write_timeout(Some(left(end)?))?;
+    timer.set_read_timeout(Some(left(end)?))?;
+    let timed_out = |e: io::Error| match e.kind() {
+        // What a socket timeout gives (EAGAIN), said plainly.
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => io::Error::new(
+            io::ErrorKind::TimedOut,
+            "no answer within the request's time limit",
+        ),
+        _ => e,
+    };
+    s.write_all(req).map_err(timed_out)?;
+    s.flush().map_err(timed_out)?;
+    let mut resp = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !resp.windows(2).any(|w| w == b"\r\n") && resp.len() < MAX_RESPONSE {
+        timer.set_read_timeout(Some(left(end)?))?;
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => resp.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(timed_out(e)),
+        }
+    }
+    Ok(resp)
 }
 
 /// What one HTTP target delivered and what it could not.
@@ -210,9 +301,29 @@ pub struct HttpTarget {
     echo: bool,
 }
 
+/// How an HTTP target delivers.
+#[derive(Clone)]
+pub struct HttpConfig {
+    /// Write alerts given up on to stderr (off when stderr is a target).
+    pub echo: bool,
+    /// `--alerts-timeout`: the flush time after the workload exits, and
+    /// a bound on each request's time.
+    pub flush_timeout: Duration,
+    /// For `https://` targets.
+    pub tls: Option<Arc<rustls::ClientConfig>>,
+}
+
+impl HttpConfig {
+    /// The time limit of one request.
+    fn request_timeout(&self) -> Duration {
+        IO_TIMEOUT.min(self.flush_timeout.max(MIN_IO_TIMEOUT))
+    }
+}
+
 impl HttpTarget {
     /// Starts the delivery thread for `url`.
-    pub fn start(url: HttpUrl, echo: bool) -> io::Result<HttpTarget> {
+    pub fn start(url: HttpUrl, cfg: &HttpConfig) -> io::Result<HttpTarget> {
+        let echo = cfg.echo;
         let (tx, rx) = sync_channel(QUEUE_ALERTS);
         let stats = Arc::new(Mutex::new(Delivery::default()));
         let deadline = Arc::new(Mutex::new(None));
@@ -220,7 +331,8 @@ impl HttpTarget {
             .name("capture-alerts-http".into())
             .spawn({
                 let (url, stats, deadline) = (url.clone(), stats.clone(), deadline.clone());
-                move || deliver(&url, &rx, &stats, &deadline, echo)
+                let cfg = cfg.clone();
+                move || deliver(&url, &rx, &stats, &deadline, &cfg)
             })?;
         Ok(HttpTarget {
             url,
@@ -287,8 +399,10 @@ fn deliver(
     rx: &Receiver<Arc<str>>,
     stats: &Mutex<Delivery>,
     deadline: &Mutex<Option<Instant>>,
-    echo: bool,
+    cfg: &HttpConfig,
 ) {
+    let echo = cfg.echo;
+    let request_timeout = cfg.request_timeout();
     let mut backoff = Backoff::new(RetryPolicy {
         initial: Duration::from_millis(200),
         max: Duration::from_secs(2),
@@ -310,11 +424,11 @@ fn deliver(
                 .lock()
                 .ok()
                 .and_then(|d| *d)
-                .map_or(IO_TIMEOUT, |d| {
+                .map_or(request_timeout, |d| {
                     d.saturating_duration_since(Instant::now())
-                        .clamp(Duration::from_millis(1), IO_TIMEOUT)
+                        .clamp(Duration::from_millis(1), request_timeout)
                 });
-            match post_json(url, json.as_bytes(), timeout) {
+            match post_json(url, json.as_bytes(), timeout, cfg.tls.as_ref()) {
                 Ok(()) => {
                     backoff.reset();
                     if let Ok(mut s) = stats.lock() {
@@ -387,5 +501,12 @@ mod tests {
         assert!(HttpUrl::parse("http://h:x/").is_err());
         assert!(HttpUrl::parse("http://u:p@h/").is_err());
         assert!(HttpUrl::parse("http://h/a b").is_err());
+        let u = HttpUrl::parse("HTTPS://sidekick.internal/falco").unwrap();
+        assert!(u.tls);
+        assert_eq!(u.port, 443);
+        assert_eq!(u.to_string(), "https://sidekick.internal:443/falco");
+        assert!(!HttpUrl::parse("http://h/").unwrap().tls);
+        assert!(HttpUrl::parse("ftp://h/").is_err());
+        assert!(HttpUrl::parse("https://bad_name!/").is_err());
     }
 }

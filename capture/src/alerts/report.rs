@@ -6,6 +6,7 @@ use std::time::Duration;
 use replay::rules::Priority;
 
 use super::http::{Delivery, HttpUrl};
+use super::queue::QueueStats;
 
 /// Delay samples kept for the median (the worst is always exact).
 const MAX_SAMPLES: usize = 1 << 20;
@@ -30,6 +31,8 @@ pub struct AlertReport {
     pub line_failures: Vec<(String, u64, String)>,
     /// HTTP targets: what was delivered and what was not.
     pub http: Vec<(HttpUrl, Delivery)>,
+    /// The evaluation queue: what waited on disk, what was not evaluated.
+    pub queue: QueueStats,
 }
 
 impl AlertReport {
@@ -49,19 +52,27 @@ impl AlertReport {
 
     /// Median delay from syscall to alert.
     pub fn median_delay(&self) -> Option<Duration> {
+        self.delay_quantile(50)
+    }
+
+    /// The delay that `pct` percent of alerts did not exceed (nearest
+    /// rank).
+    pub fn delay_quantile(&self, pct: usize) -> Option<Duration> {
         let mut d = self.delays.clone();
         if d.is_empty() {
             return None;
         }
-        let mid = d.len() / 2;
-        let (_, m, _) = d.select_nth_unstable(mid);
+        let rank = (d.len() * pct.min(100)).div_ceil(100).max(1) - 1;
+        let (_, m, _) = d.select_nth_unstable(rank);
         Some(Duration::from_nanos(*m))
     }
 
-    /// Alerts that reached no target they were meant for.
+    /// Alerts that reached no target they were meant for (and chunks not
+    /// evaluated live, whose alerts only replay can give).
     pub fn undelivered(&self) -> u64 {
         self.http.iter().map(|(_, d)| d.failed).sum::<u64>()
             + self.line_failures.iter().map(|(_, n, _)| n).sum::<u64>()
+            + self.queue.unevaluated
     }
 
     /// The summary lines (`capture: alerts: ...`).
@@ -75,13 +86,14 @@ impl AlertReport {
                 by.push(format!("{n} {}", p.as_str()));
             }
         }
-        let delay = match self.median_delay() {
-            Some(m) => format!(
-                ", delay from syscall to alert: median {:.3} s, worst {:.3} s",
+        let delay = match (self.median_delay(), self.delay_quantile(99)) {
+            (Some(m), Some(p99)) => format!(
+                ", delay from syscall to alert: median {:.3} s, p99 {:.3} s, worst {:.3} s",
                 m.as_secs_f64(),
+                p99.as_secs_f64(),
                 self.worst_delay.as_secs_f64()
             ),
-            None => String::new(),
+            _ => String::new(),
         };
         v.push(format!(
             "capture: alerts: {}{} ({} events in {} chunks evaluated){delay}",
@@ -99,6 +111,25 @@ impl AlertReport {
                 "capture: alerts: {} chunks could not be evaluated: {}",
                 self.bad_chunks,
                 self.bad_chunk_error.as_deref().unwrap_or("")
+            ));
+        }
+        let q = &self.queue;
+        if q.spilled_chunks > 0 {
+            v.push(format!(
+                "capture: alerts: evaluation fell behind: {} chunks ({} bytes) waited in the spill file (at most {} bytes at once; at most {} bytes in memory)",
+                q.spilled_chunks, q.spilled_bytes, q.spill_peak, q.mem_peak
+            ));
+        }
+        if q.unevaluated > 0 {
+            let seqs = match q.unevaluated_seqs {
+                Some((a, b)) if a == b => format!(" (chunk {a})"),
+                Some((a, b)) => format!(" (chunks {a} to {b})"),
+                None => String::new(),
+            };
+            v.push(format!(
+                "capture: alerts: {} chunks{seqs} were not evaluated live (the spill file failed: {}); `replay --rules` over the trace finds their alerts",
+                q.unevaluated,
+                q.spill_error.as_deref().unwrap_or("unknown")
             ));
         }
         for (t, n, e) in &self.line_failures {
@@ -150,6 +181,15 @@ mod tests {
         assert_eq!(r.worst_delay, Duration::from_millis(900));
         let l = &r.lines()[0];
         assert!(l.contains("alerts: 3 (1 Critical, 2 Warning)"), "{l}");
-        assert!(l.contains("median 0.300 s, worst 0.900 s"), "{l}");
+        assert!(
+            l.contains("median 0.300 s, p99 0.900 s, worst 0.900 s"),
+            "{l}"
+        );
+        let mut r = AlertReport::default();
+        for ms in 1..=200 {
+            r.alert(Priority::Notice, Duration::from_millis(ms));
+        }
+        assert_eq!(r.delay_quantile(99), Some(Duration::from_millis(198)));
+        assert_eq!(r.median_delay(), Some(Duration::from_millis(100)));
     }
 }

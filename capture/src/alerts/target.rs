@@ -16,20 +16,17 @@ pub enum AlertTarget {
     Stderr,
     /// A file, appended to (as Falco's `file_output`).
     File(PathBuf),
-    /// An HTTP endpoint receiving Falco's JSON by POST (falcosidekick).
+    /// An HTTP(S) endpoint receiving Falco's JSON by POST (falcosidekick).
     Http(HttpUrl),
 }
 
 /// An `--alerts` value that is not a target.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum TargetError {
-    #[error("--alerts: empty target (use stdout, stderr, a file path or http://HOST[:PORT]/PATH)")]
-    Empty,
     #[error(
-        "--alerts `{0}`: https is not supported (capture has no TLS client); run falcosidekick \
-         beside the workload and post to it over http://localhost:2801/"
+        "--alerts: empty target (use stdout, stderr, a file path or http(s)://HOST[:PORT]/PATH)"
     )]
-    Https(String),
+    Empty,
     #[error("--alerts `{url}`: {why}")]
     BadUrl { url: String, why: String },
 }
@@ -42,18 +39,24 @@ impl std::str::FromStr for AlertTarget {
             "" => Err(TargetError::Empty),
             "stdout" | "-" => Ok(AlertTarget::Stdout),
             "stderr" => Ok(AlertTarget::Stderr),
-            _ if s.len() >= 8 && s[..8].eq_ignore_ascii_case("https://") => {
-                Err(TargetError::Https(s.to_string()))
+            _ if is_url(s) => {
+                HttpUrl::parse(s)
+                    .map(AlertTarget::Http)
+                    .map_err(|why| TargetError::BadUrl {
+                        url: s.to_string(),
+                        why,
+                    })
             }
-            _ if s.len() >= 7 && s[..7].eq_ignore_ascii_case("http://") => HttpUrl::parse(s)
-                .map(AlertTarget::Http)
-                .map_err(|why| TargetError::BadUrl {
-                    url: s.to_string(),
-                    why,
-                }),
             _ => Ok(AlertTarget::File(PathBuf::from(s))),
         }
     }
+}
+
+/// `http://...` or `https://...`, any case.
+fn is_url(s: &str) -> bool {
+    ["http://", "https://"]
+        .iter()
+        .any(|p| s.get(..p.len()).is_some_and(|h| h.eq_ignore_ascii_case(p)))
 }
 
 impl std::fmt::Display for AlertTarget {
@@ -127,7 +130,7 @@ mod tests {
         ));
         assert!(matches!(
             "https://x/".parse::<AlertTarget>(),
-            Err(TargetError::Https(_))
+            Ok(AlertTarget::Http(HttpUrl { tls: true, .. }))
         ));
         assert!(matches!(
             "http://:80/".parse::<AlertTarget>(),
