@@ -53,6 +53,7 @@ pub mod container_id;
 pub mod decode;
 pub mod entered;
 pub mod error;
+pub mod inject;
 pub mod launch;
 pub mod mem;
 pub mod meta;
