@@ -224,12 +224,30 @@ fn the_sidecar_sample_is_an_injection() {
     assert_eq!(inject_ok(&path, &args), sample);
 }
 
-/// The baked-in samples' images: their entrypoint stated on the command line.
+/// The other samples: the first states no entryPoint (given on the command
+/// line); the second's is kept after capture's `--`.
 #[test]
 fn samples_with_the_image_entrypoint_given() {
-    for name in [
-        "ecs-task-definition.json",
-        "ecs-task-definition-falcosidekick.json",
+    let falcosidekick = [
+        "/usr/local/bin/capture",
+        "-q",
+        "-o",
+        "/var/lib/sysrec/trace.zst",
+        "--s3",
+        "s3://my-forensics-bucket/nginx",
+        "--flush-timeout",
+        "20",
+        "--rules",
+        "/etc/falco/falco_rules.yaml",
+        "--alerts",
+        "http://localhost:2801/",
+        "--alerts",
+        "stderr",
+        "--",
+    ];
+    for (name, entry) in [
+        ("ecs-task-definition.json", &["/docker-entrypoint.sh"][..]),
+        ("ecs-task-definition-falcosidekick.json", &falcosidekick[..]),
     ] {
         let path = root().join("samples/deploy").join(name);
         let args = [
@@ -243,7 +261,7 @@ fn samples_with_the_image_entrypoint_given() {
             "s3://b/p",
         ];
         let out = inject_ok(&path, &args);
-        assert_wrapped(&out, "web", &["/docker-entrypoint.sh"], 30);
+        assert_wrapped(&out, "web", entry, 30);
         assert_eq!(
             strings(&container(&out, "web")["command"]),
             ["nginx", "-g", "daemon off;"]
