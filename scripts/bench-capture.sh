@@ -34,7 +34,9 @@
 # Environment: DURATION (nginx seconds per run, default 4), ITER (micro
 # iterations, default 30000), CONFIGS (space-separated subset),
 # CAPTURE_ARGS (more options for every capture configuration, e.g.
-# `--flush-interval 5000`), WORKLOADS (`micro nginx` by default).
+# `--flush-interval 5000`), WORKLOADS (`micro nginx` by default),
+# CAPTURE_BIN (a capture binary to measure instead of building the release
+# one, e.g. target/x86_64-unknown-linux-musl/dist/capture).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${1:-3}
@@ -49,8 +51,17 @@ for t in gcc strace nginx wrk; do
   command -v "$t" >/dev/null || { echo "bench-capture: $t is missing" >&2; exit 2; }
 done
 
-cargo build --release -q -p capture --bin capture --example bare_tracer
-CAPTURE=$PWD/target/release/capture
+if [ -n "${CAPTURE_BIN:-}" ]; then
+  # A given capture binary (e.g. the static musl build), compared as is;
+  # the bare tracer is built only if a bare configuration is asked for.
+  CAPTURE=$(realpath "$CAPTURE_BIN")
+  case " $CONFIGS " in
+    *" bare"*) cargo build --release -q -p capture --example bare_tracer ;;
+  esac
+else
+  cargo build --release -q -p capture --bin capture --example bare_tracer
+  CAPTURE=$PWD/target/release/capture
+fi
 BARE=$PWD/target/release/examples/bare_tracer
 
 WORK=$(mktemp -d /tmp/bench-capture.XXXXXX)

@@ -272,10 +272,78 @@ const PTRACE_SYSCALL_INFO_ENTRY: u8 = 1;
 const PTRACE_SYSCALL_INFO_EXIT: u8 = 2;
 const PTRACE_SYSCALL_INFO_SECCOMP: u8 = 3;
 
+/// The kernel's `struct ptrace_syscall_info` (uapi `linux/ptrace.h`),
+/// declared here because the libc crate has it only for glibc targets and
+/// capture also builds for musl (static binaries). Fields capture does not
+/// read are there for the layout the kernel writes.
+#[allow(dead_code)]
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct RawSyscallInfo {
+    op: u8,
+    pad: [u8; 3],
+    arch: u32,
+    instruction_pointer: u64,
+    stack_pointer: u64,
+    u: RawSyscallInfoUnion,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy)]
+union RawSyscallInfoUnion {
+    entry: RawEntry,
+    exit: RawExit,
+    seccomp: RawSeccomp,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct RawEntry {
+    nr: u64,
+    args: [u64; 6],
+}
+
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct RawExit {
+    sval: i64,
+    is_error: u8,
+}
+
+#[allow(dead_code)]
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct RawSeccomp {
+    nr: u64,
+    args: [u64; 6],
+    ret_data: u32,
+}
+
+/// `PTRACE_GET_SYSCALL_INFO` (Linux 5.3).
+const PTRACE_GET_SYSCALL_INFO: libc::c_int = 0x420e;
+
 /// `PTRACE_GET_SYSCALL_INFO`.
 pub fn syscall_info(tid: i32) -> Result<SyscallInfo> {
-    let info = ptrace::syscall_info(pid(tid))
-        .map_err(|e| CaptureError::ptrace("PTRACE_GET_SYSCALL_INFO", tid, e))?;
+    // SAFETY: all-zero bytes are a valid value of this plain-data struct.
+    let mut info: RawSyscallInfo = unsafe { std::mem::zeroed() };
+    let size = std::mem::size_of::<RawSyscallInfo>();
+    // SAFETY: the kernel writes at most `size` bytes (the `addr` argument)
+    // into `info`, which is that large and lives across the call.
+    let r = unsafe {
+        libc::ptrace(
+            PTRACE_GET_SYSCALL_INFO as _,
+            tid,
+            std::ptr::without_provenance_mut::<libc::c_void>(size),
+            &mut info as *mut RawSyscallInfo as *mut libc::c_void,
+        )
+    };
+    if r < 0 {
+        return Err(CaptureError::ptrace(
+            "PTRACE_GET_SYSCALL_INFO",
+            tid,
+            Errno::last(),
+        ));
+    }
     // SAFETY: `op` says which union member the kernel filled.
     let v = unsafe {
         match info.op {
