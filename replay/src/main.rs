@@ -95,6 +95,15 @@ enum Command {
         #[arg(required = true)]
         traces: Vec<PathBuf>,
     },
+    /// Write the traces' events as a capture file other tools read.
+    Export {
+        /// Write a `.scap` capture (sysdig, Falco, Stratoshark) to this path.
+        #[arg(long, value_name = "OUT.scap", required = true)]
+        scap: PathBuf,
+        /// Trace files (.zst), segment directories, manifests or s3:// prefixes.
+        #[arg(required = true)]
+        traces: Vec<PathBuf>,
+    },
 }
 
 fn parse_priority(s: &str) -> Result<Priority, String> {
@@ -136,6 +145,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
         Some(Command::Verify { traces }) => run_verify(traces, &cli.s3_endpoint),
+        Some(Command::Export { scap, traces }) => run_export(scap, traces, &cli.s3_endpoint),
         None => run(&cli),
     };
     match result {
@@ -172,6 +182,22 @@ fn run_verify(traces: &[PathBuf], s3_endpoint: &Option<String>) -> Result<(), Fa
         }
     }
     if intact {
+        Ok(())
+    } else {
+        Err(Failure::Damaged)
+    }
+}
+
+fn run_export(out: &Path, traces: &[PathBuf], s3_endpoint: &Option<String>) -> Result<(), Failure> {
+    let mut readers = Vec::new();
+    for p in traces {
+        readers.extend(open(p, s3_endpoint)?.into_iter().map(|(_, r)| r));
+    }
+    let summary = replay::scap::export(&readers, out).map_err(anyhow::Error::new)?;
+    for p in &summary.problems {
+        eprintln!("replay: {}", escape(&Chain(p).to_string()));
+    }
+    if summary.problems.is_empty() {
         Ok(())
     } else {
         Err(Failure::Damaged)
