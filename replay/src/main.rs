@@ -60,6 +60,10 @@ struct Cli {
     /// Print the events matching a Falco condition ('' for every event).
     #[arg(long, value_name = "CONDITION")]
     filter: Option<String>,
+    /// With --filter: print each event as this Falco output format
+    /// (`%evt.type %proc.name %fd.name`, like `sysdig -p`).
+    #[arg(long, value_name = "FORMAT")]
+    format: Option<String>,
     /// Print what is in the trace: time span, processes, counts, gaps.
     #[arg(long)]
     stats: bool,
@@ -238,6 +242,9 @@ fn run(cli: &Cli) -> Result<(), Failure> {
         )
         .into());
     }
+    if cli.format.is_some() && cli.filter.is_none() && cli.around.is_none() {
+        return Err(anyhow::anyhow!("--format goes with --filter CONDITION").into());
+    }
     if cli.pid.is_some() && cli.around.is_none() {
         return Err(anyhow::anyhow!("--pid goes with --around TIME").into());
     }
@@ -281,6 +288,12 @@ fn run(cli: &Cli) -> Result<(), Failure> {
             window,
             pid: cli.pid,
             json: cli.json,
+            format: match &cli.format {
+                Some(f) => Some(Box::new(
+                    replay::rules::OutputTemplate::standalone(f).map_err(anyhow::Error::new)?,
+                )),
+                None => None,
+            },
         }
     };
     let mut readers = Vec::new();
