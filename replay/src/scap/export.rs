@@ -83,6 +83,7 @@ pub fn export(readers: &[TraceReader], out: &Path) -> Result<ExportSummary, Expo
         state,
         last_ts: 0,
         summary: &mut summary,
+        pending_exec: None,
     };
     let mut chunk = Some(first);
     loop {
@@ -101,6 +102,10 @@ pub fn export(readers: &[TraceReader], out: &Path) -> Result<ExportSummary, Expo
             Some(Err(e)) => ex.summary.problems.push(e),
             None => break,
         }
+    }
+    if let Some((tid, pid, f)) = ex.pending_exec.take() {
+        let ts = ex.last_ts;
+        ex.exec_pair(tid, pid, &f, ts, ts).map_err(werr)?;
     }
     w.flush().map_err(werr)?;
     Ok(summary)
@@ -333,6 +338,9 @@ struct Exporter<'a, W: Write> {
     state: State,
     last_ts: u64,
     summary: &'a mut ExportSummary,
+    /// A successful exec (tid, pid, filename) waiting for its syscall
+    /// event.
+    pending_exec: Option<(i32, i32, Vec<u8>)>,
 }
 
 impl<W: Write> Exporter<'_, W> {
@@ -363,15 +371,18 @@ impl<W: Write> Exporter<'_, W> {
                 self.clone_params(&mut x, 0, p.child_tid, p.child_pid, p.clone_flags);
                 self.emit(&x)?;
             }
+            // Written with the execve syscall event that follows, at its
+            // time (as the driver's exit event).
             EventBody::Exec(x) => {
-                let mut e = EventBuf::new(wall, ev.tid, ty::EXECVE_19_E);
-                e.str(&x.filename_raw);
-                self.emit(&e)?;
-                let mut e = EventBuf::new(wall, ev.tid, ty::EXECVE_19_E + 1);
-                self.exec_params(&mut e, 0, ev.tid, ev.pid);
-                self.emit(&e)?;
+                if let Some((tid, pid, f)) = self.pending_exec.take() {
+                    self.exec_pair(tid, pid, &f, wall, wall)?;
+                }
+                self.pending_exec = Some((ev.tid, ev.pid, x.filename_raw.clone()));
             }
             EventBody::ThreadExit(x) => {
+                if let Some((tid, pid, f)) = self.pending_exec.take_if(|p| p.0 == ev.tid) {
+                    self.exec_pair(tid, pid, &f, wall, wall)?;
+                }
                 let mut e = EventBuf::new(wall, ev.tid, ty::PROCEXIT_1_E);
                 let st = x.status;
                 e.i64(i64::from(st))
@@ -395,6 +406,23 @@ impl<W: Write> Exporter<'_, W> {
         }
         self.last_ts = wall;
         Ok(())
+    }
+
+    /// A successful exec's entry and exit events.
+    fn exec_pair(
+        &mut self,
+        tid: i32,
+        pid: i32,
+        filename: &[u8],
+        ets: u64,
+        wall: u64,
+    ) -> io::Result<()> {
+        let mut e = EventBuf::new(ets, tid, ty::EXECVE_19_E);
+        e.str(filename);
+        self.emit(&e)?;
+        let mut x = EventBuf::new(wall, tid, ty::EXECVE_19_E + 1);
+        self.exec_params(&mut x, 0, tid, pid);
+        self.emit(&x)
     }
 
     /// The 20 parameters of a `clone` exit.
@@ -765,9 +793,12 @@ impl<W: Write> Exporter<'_, W> {
                 (e, x)
             }
             "execve" | "execveat" => {
-                // A successful exec was written with its Exec event.
                 if res == 0 {
-                    return Ok(());
+                    let f = match self.pending_exec.take() {
+                        Some((_, _, f)) => f,
+                        None => path(if name == "execve" { 0 } else { 1 }),
+                    };
+                    return self.exec_pair(tid, ev.pid, &f, ets, wall);
                 }
                 let mut e = en(ty::EXECVE_19_E);
                 e.str(&path(if name == "execve" { 0 } else { 1 }));

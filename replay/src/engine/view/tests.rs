@@ -220,6 +220,10 @@ fn socket_fields_name_client_then_server() {
             ("fd.sockfamily", Some("ip")),
             ("fd.is_server", Some("false")),
             ("fd.connected", Some("true")),
+            // Not an open: false, as libsinsp (not missing).
+            ("evt.is_open_read", Some("false")),
+            ("evt.is_open_write", Some("false")),
+            ("evt.is_open_exec", Some("false")),
         ],
     );
 }
