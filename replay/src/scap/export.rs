@@ -314,9 +314,12 @@ fn fd_entry(fd: &Fd) -> Option<Vec<u8>> {
     Some(b.0)
 }
 
+/// A socket end: address bytes and port.
+type End<'a> = (&'a [u8], u16);
+
 /// A socket's (client, server) ends: the remote end is the client of an
 /// accepted socket, the local end of any other.
-fn client_server(s: &trace_format::model::SocketInfo) -> ((&[u8], u16), (&[u8], u16)) {
+fn client_server(s: &trace_format::model::SocketInfo) -> (End<'_>, End<'_>) {
     let local = (&s.local_addr[..], s.local_port);
     let remote = (&s.remote_addr[..], s.remote_port);
     if s.accepted {
