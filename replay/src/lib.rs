@@ -9,3 +9,4 @@
 pub mod engine;
 pub mod investigate;
 pub mod rules;
+pub mod scap;

@@ -60,6 +60,10 @@ struct Cli {
     /// Print the events matching a Falco condition ('' for every event).
     #[arg(long, value_name = "CONDITION")]
     filter: Option<String>,
+    /// With --filter: print each event as this Falco output format
+    /// (`%evt.type %proc.name %fd.name`, like `sysdig -p`).
+    #[arg(long, value_name = "FORMAT")]
+    format: Option<String>,
     /// Print what is in the trace: time span, processes, counts, gaps.
     #[arg(long)]
     stats: bool,
@@ -91,6 +95,15 @@ enum Matching {
 enum Command {
     /// Check every chunk's hash and the hash chain; report what is missing or altered.
     Verify {
+        /// Trace files (.zst), segment directories, manifests or s3:// prefixes.
+        #[arg(required = true)]
+        traces: Vec<PathBuf>,
+    },
+    /// Write the traces' events as a capture file other tools read.
+    Export {
+        /// Write a `.scap` capture (sysdig, Falco, Stratoshark) to this path.
+        #[arg(long, value_name = "OUT.scap", required = true)]
+        scap: PathBuf,
         /// Trace files (.zst), segment directories, manifests or s3:// prefixes.
         #[arg(required = true)]
         traces: Vec<PathBuf>,
@@ -136,6 +149,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
         Some(Command::Verify { traces }) => run_verify(traces, &cli.s3_endpoint),
+        Some(Command::Export { scap, traces }) => run_export(scap, traces, &cli.s3_endpoint),
         None => run(&cli),
     };
     match result {
@@ -178,6 +192,22 @@ fn run_verify(traces: &[PathBuf], s3_endpoint: &Option<String>) -> Result<(), Fa
     }
 }
 
+fn run_export(out: &Path, traces: &[PathBuf], s3_endpoint: &Option<String>) -> Result<(), Failure> {
+    let mut readers = Vec::new();
+    for p in traces {
+        readers.extend(open(p, s3_endpoint)?.into_iter().map(|(_, r)| r));
+    }
+    let summary = replay::scap::export(&readers, out).map_err(anyhow::Error::new)?;
+    for p in &summary.problems {
+        eprintln!("replay: {}", escape(&Chain(p).to_string()));
+    }
+    if summary.problems.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure::Damaged)
+    }
+}
+
 /// The traces `path` names: one local trace, or every trace under an
 /// `s3://` prefix (read with ranged GETs, as they are needed).
 fn open(path: &Path, s3_endpoint: &Option<String>) -> anyhow::Result<Vec<(PathBuf, TraceReader)>> {
@@ -211,6 +241,9 @@ fn run(cli: &Cli) -> Result<(), Failure> {
             "choose one of --rules FILE, --filter CONDITION (or --around TIME), --stats"
         )
         .into());
+    }
+    if cli.format.is_some() && cli.filter.is_none() && cli.around.is_none() {
+        return Err(anyhow::anyhow!("--format goes with --filter CONDITION").into());
     }
     if cli.pid.is_some() && cli.around.is_none() {
         return Err(anyhow::anyhow!("--pid goes with --around TIME").into());
@@ -255,6 +288,12 @@ fn run(cli: &Cli) -> Result<(), Failure> {
             window,
             pid: cli.pid,
             json: cli.json,
+            format: match &cli.format {
+                Some(f) => Some(Box::new(
+                    replay::rules::OutputTemplate::standalone(f).map_err(anyhow::Error::new)?,
+                )),
+                None => None,
+            },
         }
     };
     let mut readers = Vec::new();

@@ -10,7 +10,8 @@ use super::Around;
 use crate::engine::listing::Lister;
 use crate::engine::stats::Stats;
 use crate::engine::{Alert, RuleEngine, walk_chunk};
-use crate::rules::CompiledFilter;
+use crate::rules::{CompiledFilter, OutputTemplate};
+use trace_format::escape::escape;
 
 /// What a run does with each chunk.
 pub enum Job<'a> {
@@ -26,6 +27,8 @@ pub enum Job<'a> {
         pid: Option<i32>,
         /// Lines as JSON objects rather than text.
         json: bool,
+        /// `--format`: each line rendered from this template instead.
+        format: Option<Box<OutputTemplate>>,
     },
     /// `--stats`.
     Stats,
@@ -54,6 +57,7 @@ impl Job<'_> {
                 window,
                 pid,
                 json,
+                format,
             } => {
                 let mut lines = Vec::new();
                 let n = walk_chunk(chunk, |v| {
@@ -70,7 +74,9 @@ impl Job<'_> {
                     if filter.as_ref().is_some_and(|f| !f.matches(v)) {
                         return;
                     }
-                    lines.push(if *json {
+                    lines.push(if let Some(t) = format {
+                        escape(&t.render(v)).into_owned()
+                    } else if *json {
                         lister.json(v).to_string()
                     } else {
                         lister.text(v)

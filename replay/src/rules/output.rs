@@ -118,6 +118,12 @@ impl OutputTemplate {
         Ok(OutputTemplate { parts, fields })
     }
 
+    /// Parses a format that stands alone (`replay --filter C --format F`,
+    /// like `sysdig -p F`), with its own field table.
+    pub fn standalone(format: &str) -> Result<OutputTemplate, OutputError> {
+        OutputTemplate::parse(format, &mut FieldTable::default())
+    }
+
     /// The distinct fields, in order of first use.
     pub fn fields(&self) -> &[OutputField] {
         &self.fields

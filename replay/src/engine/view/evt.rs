@@ -151,23 +151,22 @@ impl<'a> EventView<'a> {
                 let (raw, res) = self.path_param(1)?;
                 self.text(if res.is_empty() { raw } else { res })
             }
-            F::EvtIsOpenRead => {
-                let fl = self.open_flags()?;
-                Some(V::Bool(fl & 3 != 1))
-            }
-            F::EvtIsOpenWrite => {
-                let fl = self.open_flags()?;
-                Some(V::Bool(fl & 3 == 1 || fl & 3 == 2))
-            }
+            // As libsinsp, `false` for an event that is not an open
+            // (sinsp_filtercheck_event.cpp: `m_val.u32 = 0` for every
+            // event type; checked against sysdig in tests/tests/scap_diff.rs).
+            F::EvtIsOpenRead => Some(V::Bool(self.open_flags().is_some_and(|fl| fl & 3 != 1))),
+            F::EvtIsOpenWrite => Some(V::Bool(
+                self.open_flags()
+                    .is_some_and(|fl| fl & 3 == 1 || fl & 3 == 2),
+            )),
             F::EvtIsOpenCreate => {
-                let fl = self.open_flags()?;
-                Some(V::Bool(fl & 0o100 != 0))
+                Some(V::Bool(self.open_flags().is_some_and(|fl| fl & 0o100 != 0)))
             }
             // As libsinsp: created (O_CREAT) with an execute bit in mode.
-            F::EvtIsOpenExec => {
-                let fl = self.open_flags()?;
-                Some(V::Bool(fl & 0o100 != 0 && self.open_mode() & 0o111 != 0))
-            }
+            F::EvtIsOpenExec => Some(V::Bool(
+                self.open_flags().is_some_and(|fl| fl & 0o100 != 0)
+                    && self.open_mode() & 0o111 != 0,
+            )),
             F::EvtHostname => Some(V::Str(&ctx.hostname)),
             F::EvtSource => Some(V::Str("syscall")),
             F::EvtIsAsync => Some(V::Bool(false)),

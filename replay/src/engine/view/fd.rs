@@ -25,7 +25,12 @@ impl<'a> EventView<'a> {
                 Focus::Named { num, .. } => Some(V::I64(num)),
                 Focus::FailedOpen { .. } => Some(V::I64(-1)),
             },
-            F::FdType => self.fd_kind().map(|k| V::Str(kind_name(k))),
+            // As libsinsp: a failed open has no fdinfo, so no `fd.type`
+            // (its `fd.typechar` comes from the event: `f`).
+            F::FdType => match self.focus {
+                Focus::FailedOpen { .. } => None,
+                _ => self.fd_kind().map(|k| V::Str(kind_name(k))),
+            },
             F::FdTypechar => self.fd_kind().map(|k| V::Str(kind_char(k))),
             F::FdName => self.compose(|buf, v| v.fd_name(buf)),
             F::FdNameraw => match self.focus {
@@ -54,8 +59,15 @@ impl<'a> EventView<'a> {
                 };
                 self.text(d)
             }
+            // As libsinsp (`is_file()`): only a file's fd has a file name;
+            // not a directory, a pipe or socket, nor a failed open.
             F::FdFilename => {
-                if self.fd_kind()? == FdKind::Directory {
+                if matches!(self.focus, Focus::FailedOpen { .. })
+                    || !matches!(
+                        self.fd_kind()?,
+                        FdKind::File | FdKind::CharDevice | FdKind::BlockDevice
+                    )
+                {
                     return None;
                 }
                 let p = self.fd_path()?;

@@ -195,6 +195,10 @@ fn a_failed_open_names_its_file_with_fd_minus_one() {
             ("fd.name", Some("/tmp/x/secret")),
             ("fd.nameraw", Some("x/secret")),
             ("fd.typechar", Some("f")),
+            // No fdinfo for fd -1 in libsinsp: no type, no file name.
+            ("fd.type", None),
+            ("fd.filename", None),
+            ("fd.directory", Some("/tmp/x")),
             ("fs.path.name", Some("/tmp/x/secret")),
         ],
     );
@@ -220,6 +224,10 @@ fn socket_fields_name_client_then_server() {
             ("fd.sockfamily", Some("ip")),
             ("fd.is_server", Some("false")),
             ("fd.connected", Some("true")),
+            // Not an open: false, as libsinsp (not missing).
+            ("evt.is_open_read", Some("false")),
+            ("evt.is_open_write", Some("false")),
+            ("evt.is_open_exec", Some("false")),
         ],
     );
 }
