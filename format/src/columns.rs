@@ -17,6 +17,9 @@ mod builder;
 mod cursor;
 mod varint;
 
+#[cfg(test)]
+mod tests;
+
 pub(crate) use builder::ColumnBuilder;
 pub use cursor::Cursor;
 pub(crate) use cursor::check;

@@ -72,6 +72,39 @@ impl ColumnBuilder {
         cols.iter().map(|c| c.len()).sum::<usize>() + 2 * self.sc_id.len()
     }
 
+    /// The byte columns by schema name, for tests that damage them.
+    #[cfg(test)]
+    pub(crate) fn byte_columns(&mut self) -> Vec<(&'static str, &mut Vec<u8>)> {
+        vec![
+            ("kinds", &mut self.kinds),
+            ("ts_delta", &mut self.ts_delta),
+            ("tid_delta", &mut self.tid_delta),
+            ("pid_from_tid", &mut self.pid_from_tid),
+            ("sc_ret", &mut self.sc_ret),
+            ("sc_duration", &mut self.sc_duration),
+            ("sc_shape", &mut self.sc_shape),
+            ("sc_nparams", &mut self.sc_nparams),
+            ("sc_args", &mut self.sc_args),
+            ("p_index", &mut self.p_index),
+            ("p_kind", &mut self.p_kind),
+            ("v_int", &mut self.v_int),
+            ("v_flags", &mut self.v_flags),
+            ("v_misc", &mut self.v_misc),
+            ("str_lens", &mut self.str_lens),
+            ("strs", &mut self.strs),
+            ("buf_lens", &mut self.buf_lens),
+            ("bufs", &mut self.bufs),
+            ("addr_lens", &mut self.addr_lens),
+            ("addrs", &mut self.addrs),
+        ]
+    }
+
+    /// The syscall id column, for tests that damage it.
+    #[cfg(test)]
+    pub(crate) fn sc_id_column(&mut self) -> &mut Vec<u16> {
+        &mut self.sc_id
+    }
+
     /// Appends one event (an event that is not a syscall is encoded as a
     /// table into `fbb`, which also holds the chunk's other tables).
     pub(crate) fn push(&mut self, fbb: &mut FlatBufferBuilder<'static>, ev: &Event) {
