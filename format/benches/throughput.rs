@@ -11,8 +11,8 @@
 
 use std::time::Instant;
 
-use trace_format::model::Snapshot;
 use trace_format::model::TraceMeta;
+use trace_format::model::{EventBody, Snapshot};
 use trace_format::{TraceReader, TraceWriter, WriterOptions};
 
 #[path = "mix.rs"]
@@ -28,10 +28,11 @@ fn main() {
     let state = Snapshot::default();
     let dir = tempfile::tempdir().expect("tempdir");
     println!("events: {n} (openat/read/close 60%, recvfrom/sendto 20%, write 20%)");
-    for level in [1, 3] {
-        let path = dir.path().join(format!("bench{level}.zst"));
+    for (version, level) in [(1, 1), (2, 1), (1, 3), (2, 3)] {
+        let path = dir.path().join(format!("bench{version}-{level}.zst"));
         let opts = WriterOptions {
             level,
+            format_version: version,
             ..WriterOptions::default()
         };
         let t = Instant::now();
@@ -49,17 +50,17 @@ fn main() {
         let mut checksum = 0u64;
         for c in r.chunks() {
             let c = c.expect("chunk");
-            for e in c.events() {
+            let mut cur = c.cursor();
+            while let Some(e) = cur.next_event() {
                 seen += 1;
-                checksum = checksum.wrapping_add(e.ts()).wrapping_add(e.tid() as u64);
-                if let Some(s) = e.body_as_syscall_event() {
+                let Some(e) = e else { continue };
+                checksum = checksum.wrapping_add(e.ts).wrapping_add(e.tid as u64);
+                if let EventBody::Syscall(s) = &e.body {
                     checksum = checksum
-                        .wrapping_add(s.id() as u64)
-                        .wrapping_add(s.ret() as u64);
-                    if let Some(ps) = s.params() {
-                        for p in ps {
-                            checksum = checksum.wrapping_add(p.index() as u64);
-                        }
+                        .wrapping_add(s.id as u64)
+                        .wrapping_add(s.ret as u64);
+                    for p in &s.params {
+                        checksum = checksum.wrapping_add(p.index as u64);
                     }
                 }
             }
@@ -75,7 +76,7 @@ fn main() {
         let decode_s = t.elapsed().as_secs_f64();
         assert_eq!(decoded, n);
         println!(
-            "zstd level {level}: write {:.2} M events/s ({} chunks) | read+verify+walk {:.2} M events/s | read+decode to owned {:.2} M events/s | {:.2} bytes/event ({} bytes) [checksum {checksum:x}]",
+            "v{version} zstd level {level}: write {:.2} M events/s ({} chunks) | read+verify+walk {:.2} M events/s | read+decode to owned {:.2} M events/s | {:.2} bytes/event ({} bytes) [checksum {checksum:x}]",
             n as f64 / write_s / 1e6,
             s.chunks,
             n as f64 / read_s / 1e6,

@@ -3,6 +3,7 @@
 use flatbuffers::{ForwardsUOffset, Vector, VerifierOptions};
 use sha2::{Digest, Sha256};
 
+use crate::columns::{self, Cursor};
 use crate::fb;
 use crate::model::{Event, Snapshot, TraceMeta};
 use crate::{FORMAT_VERSION, decode};
@@ -90,13 +91,14 @@ impl Chunk {
         if h.prev_hash().map(|t| t.len()) != Some(32) {
             return Err("previous-chunk hash is not 32 bytes".into());
         }
-        if h.event_count() as usize != root.events().len() {
+        if h.format_version() == 1 && h.event_count() as usize != root.events().len() {
             return Err(format!(
                 "header counts {} events, chunk holds {}",
                 h.event_count(),
                 root.events().len()
             ));
         }
+        columns::check(root, h.format_version(), h.event_count())?;
         let hash = Sha256::digest(&bytes).into();
         Ok(Chunk { bytes, hash })
     }
@@ -119,8 +121,15 @@ impl Chunk {
         self.bytes.len()
     }
 
+    /// Whether the chunk holds no events.
     pub fn is_empty(&self) -> bool {
-        self.events().is_empty()
+        self.event_count() == 0
+    }
+
+    /// Number of events (the header's count, which the reader checked
+    /// against the body).
+    pub fn event_count(&self) -> usize {
+        self.root().header().event_count() as usize
     }
 
     pub fn info(&self) -> ChunkInfo {
@@ -152,7 +161,29 @@ impl Chunk {
         self.root().header().seq()
     }
 
-    pub fn events(&self) -> Vector<'_, ForwardsUOffset<fb::Event<'_>>> {
+    /// A cursor over the events, decoding each into one reused
+    /// [`Event`] (the fast way to walk a chunk; replay's).
+    pub fn cursor(&self) -> Cursor<'_> {
+        Cursor::new(self.root())
+    }
+
+    /// The events as owned values (events of kinds this version does not
+    /// know are left out).
+    pub fn events(&self) -> impl Iterator<Item = Event> + '_ {
+        let mut cur = self.cursor();
+        std::iter::from_fn(move || {
+            loop {
+                match cur.next_event()? {
+                    Some(e) => return Some(e.clone()),
+                    None => continue,
+                }
+            }
+        })
+    }
+
+    /// Version 1's event rows (empty in version 2, whose events are in
+    /// columns: read events with [`Chunk::cursor`] or [`Chunk::events`]).
+    pub fn rows(&self) -> Vector<'_, ForwardsUOffset<fb::Event<'_>>> {
         self.root().events()
     }
 
@@ -170,7 +201,7 @@ impl Chunk {
             info: self.info(),
             meta: self.meta(),
             snapshot: self.snapshot(),
-            events: self.events().iter().filter_map(decode::event).collect(),
+            events: self.events().collect(),
         }
     }
 }

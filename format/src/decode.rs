@@ -45,7 +45,7 @@ pub fn event(e: fb::Event<'_>) -> Option<Event> {
     })
 }
 
-fn event_body(e: fb::Event<'_>) -> Option<EventBody> {
+pub(crate) fn event_body(e: fb::Event<'_>) -> Option<EventBody> {
     Some(match e.body_type() {
         fb::EventBody::SyscallEvent => {
             let s = e.body_as_syscall_event()?;

@@ -49,6 +49,20 @@ pub(crate) fn event<'a>(fbb: &mut Fbb<'a>, ev: &Event) -> WIPOffset<fb::Event<'a
     )
 }
 
+/// A version 2 `others` entry: the body alone (ts, tid and pid are in the
+/// columns, so left out).
+pub(crate) fn other_event<'a>(fbb: &mut Fbb<'a>, body: &EventBody) -> WIPOffset<fb::Event<'a>> {
+    let (body_type, body) = event_body(fbb, body);
+    fb::Event::create(
+        fbb,
+        &fb::EventArgs {
+            body_type,
+            body: Some(body),
+            ..fb::EventArgs::default()
+        },
+    )
+}
+
 fn event_body<'a>(
     fbb: &mut Fbb<'a>,
     body: &EventBody,

@@ -39,7 +39,9 @@ pub mod fb {
 
 pub mod chunk;
 pub mod clock;
+pub mod columns;
 pub mod container;
+pub mod convert;
 pub mod decode;
 mod encode;
 pub mod error;
@@ -57,5 +59,11 @@ pub use error::{ReadError, WriteError};
 pub use reader::TraceReader;
 pub use writer::{SnapshotSource, TraceWriter, WriteSummary, WriterOptions};
 
-/// Version of the on-disk format this crate writes and the newest it reads.
-pub const FORMAT_VERSION: u32 = 1;
+/// Version of the on-disk format this crate writes by default and the newest
+/// it reads. Version 2 stores a chunk's events by column
+/// ([`columns`]); version 1 (row-wise events) is still read, and written on
+/// request ([`WriterOptions::format_version`]).
+pub const FORMAT_VERSION: u32 = 2;
+
+/// The oldest format version this crate reads and writes.
+pub const OLDEST_FORMAT_VERSION: u32 = 1;

@@ -55,12 +55,16 @@ pub fn verify(reader: &TraceReader) -> VerifyReport {
                 report.trace_id.get_or_insert(info.trace_id);
                 report.chunks += 1;
                 report.events += u64::from(info.event_count);
-                for ev in c.events() {
-                    if let Some(m) = ev.body_as_marker()
-                        && m.kind() == crate::fb::MarkerKind::Gap
+                let mut cur = c.cursor();
+                while let Some(ev) = cur.next_event() {
+                    if let Some(crate::model::Event {
+                        body: crate::model::EventBody::Marker(m),
+                        ..
+                    }) = ev
+                        && m.kind == crate::model::MarkerKind::Gap
                     {
                         report.gap_markers += 1;
-                        report.gap_events += m.count();
+                        report.gap_events += m.count;
                     }
                 }
                 if info.event_count > 0 {

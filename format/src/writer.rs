@@ -41,9 +41,10 @@ use std::time::{Duration, Instant};
 
 use flatbuffers::{FlatBufferBuilder, WIPOffset};
 
+use crate::columns::ColumnBuilder;
 use crate::error::WriteError;
 use crate::model::{Event, EventBody, Marker, MarkerKind, Snapshot, TraceMeta};
-use crate::{FORMAT_VERSION, encode, fb};
+use crate::{FORMAT_VERSION, OLDEST_FORMAT_VERSION, encode, fb};
 
 pub use budget::DiskBudget;
 pub use sink::ClosedSegment;
@@ -87,6 +88,9 @@ pub struct WriterOptions {
     /// (a size-prefixed FlatBuffer, as [`crate::Chunk::from_bytes`] takes
     /// it), for live rule evaluation. Unbounded: it never blocks `push`.
     pub on_chunk: Option<std::sync::mpsc::Sender<Vec<u8>>>,
+    /// The format version to write: [`FORMAT_VERSION`] (2, events by
+    /// column), or 1 (events as rows, for tools and comparisons).
+    pub format_version: u32,
 }
 
 impl Default for WriterOptions {
@@ -101,6 +105,7 @@ impl Default for WriterOptions {
             on_segment: None,
             disk_budget: None,
             on_chunk: None,
+            format_version: FORMAT_VERSION,
         }
     }
 }
@@ -189,7 +194,12 @@ enum PrevHash {
 /// The streaming writer; see the module documentation.
 pub struct TraceWriter {
     fbb: FlatBufferBuilder<'static>,
+    /// Version 1: the open chunk's event rows.
     events: Vec<WIPOffset<fb::Event<'static>>>,
+    /// Version 2: the open chunk's event columns.
+    columns: ColumnBuilder,
+    /// Events in the open chunk.
+    event_count: u32,
     open: Option<OpenChunk>,
     meta: TraceMeta,
     opts: WriterOptions,
@@ -229,6 +239,12 @@ impl TraceWriter {
                 max >> 20
             )));
         }
+        if !(OLDEST_FORMAT_VERSION..=FORMAT_VERSION).contains(&opts.format_version) {
+            return Err(WriteError::Options(format!(
+                "format version {} is not one this build writes ({OLDEST_FORMAT_VERSION} to {FORMAT_VERSION})",
+                opts.format_version
+            )));
+        }
         if opts.rotate_bytes == Some(0) || opts.rotate_secs == Some(Duration::ZERO) {
             return Err(WriteError::Options(
                 "rotation size and time must be positive".into(),
@@ -251,6 +267,8 @@ impl TraceWriter {
         Ok(TraceWriter {
             fbb: FlatBufferBuilder::with_capacity(opts.chunk_bytes + (opts.chunk_bytes >> 2)),
             events: Vec::new(),
+            columns: ColumnBuilder::default(),
+            event_count: 0,
             open: None,
             meta,
             opts,
@@ -274,6 +292,35 @@ impl TraceWriter {
     pub fn push(&mut self, ev: &Event, state: &dyn SnapshotSource) -> Result<(), WriteError> {
         self.push_gap(ev.ts, state)?;
         self.push_one(ev, state)
+    }
+
+    /// Writes `events` as one chunk of their own over `snapshot`, with the
+    /// given clock anchor (wall ns, monotonic ns) instead of the clock's
+    /// now: for re-encoding a trace chunk by chunk ([`crate::convert`]),
+    /// so that every event keeps its wall-clock time. A chunk open before
+    /// is closed first. Events beyond `chunk_bytes` start further chunks
+    /// as with `push` (those anchored now).
+    pub fn push_chunk(
+        &mut self,
+        snapshot: &Snapshot,
+        anchor: (u64, u64),
+        events: &[Event],
+    ) -> Result<(), WriteError> {
+        self.close_chunk()?;
+        let Some(first) = events.first() else {
+            return Ok(());
+        };
+        self.push_gap(first.ts, snapshot)?;
+        if self.open.is_none() {
+            self.open_chunk(first.ts, snapshot);
+        }
+        if let Some(open) = &mut self.open {
+            (open.wall_anchor, open.mono_anchor) = anchor;
+        }
+        for ev in events {
+            self.push_one(ev, snapshot)?;
+        }
+        self.close_chunk()
     }
 
     /// Events lost so far (gap markers not counted).
@@ -320,13 +367,18 @@ impl TraceWriter {
         if self.open.is_none() {
             self.open_chunk(ev.ts, state);
         }
-        let off = encode::event(&mut self.fbb, ev);
-        self.events.push(off);
+        if self.opts.format_version >= 2 {
+            self.columns.push(&mut self.fbb, ev);
+        } else {
+            let off = encode::event(&mut self.fbb, ev);
+            self.events.push(off);
+        }
+        self.event_count += 1;
         if let Some(open) = &mut self.open {
             open.last_ts = open.last_ts.max(ev.ts);
         }
         self.since_clock_check += 1;
-        let full = self.fbb.unfinished_data().len() >= self.opts.chunk_bytes;
+        let full = self.fbb.unfinished_data().len() + self.columns.bytes() >= self.opts.chunk_bytes;
         let old = self.since_clock_check >= 256 && self.chunk_is_old();
         if full || old {
             self.close_chunk()?;
@@ -401,6 +453,7 @@ impl TraceWriter {
 
     fn open_chunk(&mut self, first_ts: u64, state: &dyn SnapshotSource) {
         let (wall_anchor, mono_anchor) = clock_now();
+        self.columns.start(first_ts);
         let snapshot = encode::snapshot(&mut self.fbb, &state.snapshot());
         let meta = encode::meta(&mut self.fbb, &self.meta);
         self.open = Some(OpenChunk {
@@ -425,14 +478,15 @@ impl TraceWriter {
             PrevHash::Pending(rx) => rx.recv().map_err(|_| WriteError::WriterGone)?,
         };
         let fbb = &mut self.fbb;
+        let columns = (self.opts.format_version >= 2).then(|| self.columns.finish(fbb));
         let events = fbb.create_vector(&self.events);
         let trace_id = fbb.create_vector(&self.meta.trace_id);
         let prev = fbb.create_vector(&prev_hash);
-        let event_count = self.events.len() as u32;
+        let event_count = std::mem::take(&mut self.event_count);
         let header = fb::ChunkHeader::create(
             fbb,
             &fb::ChunkHeaderArgs {
-                format_version: FORMAT_VERSION,
+                format_version: self.opts.format_version,
                 trace_id: Some(trace_id),
                 seq: self.seq,
                 first_event: self.events_before,
@@ -451,6 +505,7 @@ impl TraceWriter {
                 meta: Some(open.meta),
                 snapshot: Some(open.snapshot),
                 events: Some(events),
+                columns,
             },
         );
         fbb.finish_size_prefixed(root, Some(fb::CHUNK_IDENTIFIER));

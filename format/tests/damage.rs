@@ -87,7 +87,7 @@ fn truncation_at_every_byte_keeps_exactly_the_complete_chunks() {
 }
 
 fn flip_each_byte_of_chunk(index: bool) {
-    let (bytes, extents, _) = small_trace();
+    let (bytes, extents, events) = small_trace();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("flip.zst");
     let (start, end) = extents[1];
@@ -104,14 +104,24 @@ fn flip_each_byte_of_chunk(index: bool) {
         let reader = TraceReader::open(&path).unwrap();
         let mut seqs = Vec::new();
         let mut problems = Vec::new();
+        let mut read = Vec::new();
         for item in reader.chunks() {
             match item {
-                Ok(c) => seqs.push(c.seq()),
+                Ok(c) => {
+                    seqs.push(c.seq());
+                    read.extend(c.events());
+                }
                 Err(ReadError::NoIndex { .. } | ReadError::Unfinished { .. }) => {}
                 Err(e) => problems.push(e),
             }
         }
-        assert!(!problems.is_empty(), "flip at {pos} went unnoticed");
+        if problems.is_empty() {
+            // A few bits of a zstd frame do not change what it decodes to
+            // (the content checksum then matches): nothing to report, and
+            // nothing may differ.
+            assert_eq!(read, events, "flip at {pos} changed events unnoticed");
+            continue;
+        }
         assert!(
             seqs.contains(&0) && seqs.contains(&2),
             "flip at {pos}: intact chunks lost: {seqs:?}"
@@ -184,14 +194,17 @@ fn a_newer_format_version_is_refused_naming_both_versions() {
             err,
             ReadError::UnsupportedVersion {
                 found: 9,
-                supported: 1,
+                supported: trace_format::FORMAT_VERSION,
                 ..
             }
         ),
         "{err}"
     );
     assert!(
-        err.to_string().contains("version 9") && err.to_string().contains("up to version 1"),
+        err.to_string().contains("version 9")
+            && err
+                .to_string()
+                .contains(&format!("up to version {}", trace_format::FORMAT_VERSION)),
         "{err}"
     );
 }

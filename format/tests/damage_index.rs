@@ -35,7 +35,7 @@ fn events(n: u64) -> Vec<Event> {
 fn trace() -> (Vec<u8>, Vec<(usize, usize)>, usize) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("t.zst");
-    write(&path, small_chunks(), &events(900), &Snapshot::default());
+    write(&path, small_chunks(), &events(1800), &Snapshot::default());
     let r = TraceReader::open(&path).unwrap();
     assert!(r.segments()[0].indexed);
     let extents: Vec<_> = r

@@ -38,7 +38,12 @@ fn rotated(dir: &Path) -> WriteSummary {
         rotate_bytes: Some(3000),
         ..small_chunks()
     };
-    let s = write(&dir.join("t.zst"), opts, &events(300), &Snapshot::default());
+    let s = write(
+        &dir.join("t.zst"),
+        opts,
+        &events(1000),
+        &Snapshot::default(),
+    );
     assert!(s.segments.len() >= 5, "{} segments", s.segments.len());
     s
 }

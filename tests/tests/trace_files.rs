@@ -63,8 +63,9 @@ fn zstd_tests_and_decompresses_a_trace() {
         "zstd -d: {}",
         String::from_utf8_lossy(&d.stderr)
     );
-    // The decompressed stream is the chunks' FlatBuffers, back to back.
-    assert!(d.stdout.len() > 2000 * 20);
+    // The decompressed stream is the chunks' FlatBuffers, back to back
+    // (version 2 keeps at least 8 bytes per syscall event in its columns).
+    assert!(d.stdout.len() > 2000 * 8, "{}", d.stdout.len());
     assert_eq!(&d.stdout[8..12], b"SRCK");
 }
 

@@ -25,8 +25,8 @@ use sha2::{Digest, Sha256};
 use super::{FinishedChunk, Losses, Msg, WriteSummary, WriterOptions};
 use crate::container::{file_header, index_frame};
 use crate::error::WriteError;
+use crate::fb;
 use crate::manifest::{Manifest, SegmentEntry};
-use crate::{FORMAT_VERSION, fb};
 
 /// A segment that was closed and renamed, for shippers.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -85,6 +85,8 @@ pub(crate) struct Sink {
     /// Chunks and events lost since the last index that was written; the
     /// next index records them.
     unindexed_lost: (u64, u64),
+    /// The format version written (file headers, indexes, manifest).
+    version: u32,
 }
 
 fn partial(path: &Path) -> PathBuf {
@@ -127,7 +129,7 @@ impl Sink {
             current: None,
             next_segment: 0,
             manifest: Manifest {
-                format_version: FORMAT_VERSION,
+                format_version: opts.format_version,
                 trace_id: uuid::Uuid::from_bytes(trace_id).hyphenated().to_string(),
                 segments: Vec::new(),
                 complete: false,
@@ -139,6 +141,7 @@ impl Sink {
             on_segment: opts.on_segment.clone(),
             budget: opts.disk_budget.clone(),
             unindexed_lost: (0, 0),
+            version: opts.format_version,
         })
     }
 
@@ -168,7 +171,7 @@ impl Sink {
             source,
         };
         let file = File::create(&partial_path).map_err(io)?;
-        let header = file_header(FORMAT_VERSION);
+        let header = file_header(self.version);
         file.write_all_at(&header, 0).map_err(io)?;
         let mut hasher = Sha256::new();
         hasher.update(header);
@@ -321,7 +324,13 @@ impl Sink {
         let Some(mut seg) = self.current.take() else {
             return;
         };
-        let index = build_index(&self.trace_id, &seg, last, self.unindexed_lost);
+        let index = build_index(
+            self.version,
+            &self.trace_id,
+            &seg,
+            last,
+            self.unindexed_lost,
+        );
         let frame = index_frame(&index);
         let end = seg.len + frame.len() as u64;
         let done = seg
@@ -394,7 +403,13 @@ impl Sink {
     }
 }
 
-fn build_index(trace_id: &[u8; 16], seg: &Segment, last: bool, lost: (u64, u64)) -> Vec<u8> {
+fn build_index(
+    version: u32,
+    trace_id: &[u8; 16],
+    seg: &Segment,
+    last: bool,
+    lost: (u64, u64),
+) -> Vec<u8> {
     let mut fbb = flatbuffers::FlatBufferBuilder::new();
     let entries: Vec<_> = seg
         .entries
@@ -424,7 +439,7 @@ fn build_index(trace_id: &[u8; 16], seg: &Segment, last: bool, lost: (u64, u64))
     let root = fb::Index::create(
         &mut fbb,
         &fb::IndexArgs {
-            format_version: FORMAT_VERSION,
+            format_version: version,
             trace_id: Some(trace_id),
             segment: seg.index,
             chunks: Some(chunks),

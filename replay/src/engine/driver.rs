@@ -19,7 +19,7 @@ use rayon::prelude::*;
 use trace_format::model::{Event, EventBody};
 use trace_format::reader::{ChainChecker, ChunkLocation};
 use trace_format::state::{ClockAnchor, State, sysno};
-use trace_format::{Chunk, ChunkInfo, ReadError, TraceReader, decode};
+use trace_format::{Chunk, ChunkInfo, ReadError, TraceReader};
 
 use super::context::TraceContext;
 use super::view::{EventView, Scratch};
@@ -129,26 +129,30 @@ pub fn walk_chunk(chunk: &Chunk, mut visit: impl FnMut(&mut EventView<'_>)) -> u
     let mut scratch = Scratch::default();
     let mut prev_wall = 0;
     let mut n = 0;
-    // Events are decoded one at a time, not as a whole chunk: less memory
-    // and the event is still in cache when it is evaluated. An event of a
-    // kind this version does not know is skipped but keeps its number.
-    for (i, raw) in chunk.events().iter().enumerate() {
-        let Some(ev) = decode::event(raw) else {
+    // Events are decoded one at a time, not as a whole chunk, into one
+    // reused event (no allocation per event): less memory and the event
+    // is still in cache when it is evaluated. An event of a kind this
+    // version does not know is skipped but keeps its number.
+    let mut cursor = chunk.cursor();
+    let mut i = 0u64;
+    while let Some(item) = cursor.next_event() {
+        i += 1;
+        let Some(ev) = item else {
             continue;
         };
         n += 1;
-        let num = info.first_event + i as u64 + 1;
+        let num = info.first_event + i;
         let wall = info.wall_ns(ev.ts);
-        let before = view_before_apply(&ev);
+        let before = view_before_apply(ev);
         if !before {
-            state.apply(&ev);
+            state.apply(ev);
         }
         {
-            let mut view = EventView::new(&ctx, &state, &ev, num, wall, prev_wall, &mut scratch);
+            let mut view = EventView::new(&ctx, &state, ev, num, wall, prev_wall, &mut scratch);
             visit(&mut view);
         }
         if before {
-            state.apply(&ev);
+            state.apply(ev);
         }
         prev_wall = wall;
     }

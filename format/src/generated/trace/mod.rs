@@ -82,5 +82,7 @@ pub mod sysrec {
     pub use self::chunk_header_generated::*;
     mod chunk_generated;
     pub use self::chunk_generated::*;
+    mod event_columns_generated;
+    pub use self::event_columns_generated::*;
   } // fb
 } // sysrec

@@ -22,6 +22,7 @@ impl<'a> Chunk<'a> {
   pub const VT_META: ::flatbuffers::VOffsetT = 6;
   pub const VT_SNAPSHOT: ::flatbuffers::VOffsetT = 8;
   pub const VT_EVENTS: ::flatbuffers::VOffsetT = 10;
+  pub const VT_COLUMNS: ::flatbuffers::VOffsetT = 12;
 
   #[inline]
   pub unsafe fn init_from_table(table: ::flatbuffers::Table<'a>) -> Self {
@@ -33,6 +34,7 @@ impl<'a> Chunk<'a> {
     args: &'args ChunkArgs<'args>
   ) -> ::flatbuffers::WIPOffset<Chunk<'bldr>> {
     let mut builder = ChunkBuilder::new(_fbb);
+    if let Some(x) = args.columns { builder.add_columns(x); }
     if let Some(x) = args.events { builder.add_events(x); }
     if let Some(x) = args.snapshot { builder.add_snapshot(x); }
     if let Some(x) = args.meta { builder.add_meta(x); }
@@ -69,6 +71,13 @@ impl<'a> Chunk<'a> {
     // which contains a valid value in this slot
     unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'a, ::flatbuffers::ForwardsUOffset<Event>>>>(Chunk::VT_EVENTS, None).unwrap()}
   }
+  #[inline]
+  pub fn columns(&self) -> Option<EventColumns<'a>> {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<EventColumns>>(Chunk::VT_COLUMNS, None)}
+  }
 }
 
 impl ::flatbuffers::Verifiable for Chunk<'_> {
@@ -81,6 +90,7 @@ impl ::flatbuffers::Verifiable for Chunk<'_> {
      .visit_field::<::flatbuffers::ForwardsUOffset<TraceMeta>>("meta", Self::VT_META, true)?
      .visit_field::<::flatbuffers::ForwardsUOffset<Snapshot>>("snapshot", Self::VT_SNAPSHOT, true)?
      .visit_field::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'_, ::flatbuffers::ForwardsUOffset<Event>>>>("events", Self::VT_EVENTS, true)?
+     .visit_field::<::flatbuffers::ForwardsUOffset<EventColumns>>("columns", Self::VT_COLUMNS, false)?
      .finish();
     Ok(())
   }
@@ -90,6 +100,7 @@ pub struct ChunkArgs<'a> {
     pub meta: Option<::flatbuffers::WIPOffset<TraceMeta<'a>>>,
     pub snapshot: Option<::flatbuffers::WIPOffset<Snapshot<'a>>>,
     pub events: Option<::flatbuffers::WIPOffset<::flatbuffers::Vector<'a, ::flatbuffers::ForwardsUOffset<Event<'a>>>>>,
+    pub columns: Option<::flatbuffers::WIPOffset<EventColumns<'a>>>,
 }
 impl<'a> Default for ChunkArgs<'a> {
   #[inline]
@@ -99,6 +110,7 @@ impl<'a> Default for ChunkArgs<'a> {
       meta: None, // required field
       snapshot: None, // required field
       events: None, // required field
+      columns: None,
     }
   }
 }
@@ -123,6 +135,10 @@ impl<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> ChunkBuilder<'a, 'b, A> {
   #[inline]
   pub fn add_events(&mut self, events: ::flatbuffers::WIPOffset<::flatbuffers::Vector<'b , ::flatbuffers::ForwardsUOffset<Event<'b >>>>) {
     self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<_>>(Chunk::VT_EVENTS, events);
+  }
+  #[inline]
+  pub fn add_columns(&mut self, columns: ::flatbuffers::WIPOffset<EventColumns<'b >>) {
+    self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<EventColumns>>(Chunk::VT_COLUMNS, columns);
   }
   #[inline]
   pub fn new(_fbb: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>) -> ChunkBuilder<'a, 'b, A> {
@@ -150,6 +166,7 @@ impl ::core::fmt::Debug for Chunk<'_> {
       ds.field("meta", &self.meta());
       ds.field("snapshot", &self.snapshot());
       ds.field("events", &self.events());
+      ds.field("columns", &self.columns());
       ds.finish()
   }
 }
