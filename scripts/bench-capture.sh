@@ -32,7 +32,10 @@
 # tracee's last CPU every 20 ms.)
 #
 # Environment: DURATION (nginx seconds per run, default 4), ITER (micro
-# iterations, default 30000), CONFIGS (space-separated subset),
+# iterations, default 30000), MICRO_PROCS (micro loops run in parallel
+# under one command, their rates summed; default 1), NGINX_WORKERS
+# (worker_processes, default 1), CONFIGS (space-separated subset; any
+# capture-SPEC works, e.g. capture-falco,close),
 # CAPTURE_ARGS (more options for every capture configuration, e.g.
 # `--flush-interval 5000`), WORKLOADS (`micro nginx` by default),
 # CAPTURE_BIN (a capture binary to measure instead of building the release
@@ -46,6 +49,8 @@ CONFIGS=${CONFIGS:-"native strace bare bare-1cpu capture-all-none capture-all ca
 PORT=${PORT:-18480}
 CAPTURE_ARGS=${CAPTURE_ARGS:-}
 WORKLOADS=${WORKLOADS:-"micro nginx"}
+MICRO_PROCS=${MICRO_PROCS:-1}
+NGINX_WORKERS=${NGINX_WORKERS:-1}
 
 for t in gcc strace nginx wrk; do
   command -v "$t" >/dev/null || { echo "bench-capture: $t is missing" >&2; exit 2; }
@@ -95,7 +100,7 @@ gcc -O2 -o "$WORK/micro" "$WORK/micro.c"
 mkdir -p "$WORK/www" "$WORK/nginx"
 printf 'hello, bench\n' >"$WORK/www/small.txt"
 cat >"$WORK/nginx.conf" <<CONF
-worker_processes 1;
+worker_processes $NGINX_WORKERS;
 daemon off;
 pid $WORK/nginx/nginx.pid;
 error_log $WORK/nginx/error.log;
@@ -136,8 +141,14 @@ wrapper() {
 }
 
 run_micro() {
-  # shellcheck disable=SC2046
-  $(wrapper "$1") "$WORK/micro" "$ITER"
+  if [ "$MICRO_PROCS" -gt 1 ]; then
+    # shellcheck disable=SC2046,SC2016
+    $(wrapper "$1") sh -c 'i=0; while [ $i -lt "$1" ]; do "$2" "$3" & i=$((i+1)); done; wait' \
+      sh "$MICRO_PROCS" "$WORK/micro" "$ITER" | awk '{s += $1} END {printf "%.0f\n", s}'
+  else
+    # shellcheck disable=SC2046
+    $(wrapper "$1") "$WORK/micro" "$ITER"
+  fi
   rm -rf "$WORK"/t.*
 }
 
@@ -175,7 +186,7 @@ for r in $(seq 1 "$ROUNDS"); do
 done
 
 echo
-echo "date: $(date -u +%Y-%m-%dT%H:%MZ)  kernel: $(uname -r)  cpus: $(nproc)  rounds: $ROUNDS  load: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "date: $(date -u +%Y-%m-%dT%H:%MZ)  kernel: $(uname -r)  cpus: $(nproc)  rounds: $ROUNDS  load: $(cut -d' ' -f1-3 /proc/loadavg)  micro procs: $MICRO_PROCS  nginx workers: $NGINX_WORKERS"
 python3 - "$RES" "$CONFIGS" <<'PY'
 import sys, statistics
 res, configs = sys.argv[1], sys.argv[2].split()

@@ -69,6 +69,7 @@ pub mod seccomp;
 pub mod ship;
 pub mod signals;
 pub mod sink;
+pub mod stops;
 pub use trace_format::state;
 pub mod tracer;
 
@@ -384,6 +385,7 @@ pub fn run(config: &Config) -> Result<Report> {
                 config.snaplen as usize,
             )
             .with_syscalls(syscalls.clone(), filter.is_some())
+            .with_entry_only(stops::entry_only(&config.syscall_spec, filter.is_some()))
             .with_placement(placement)
             .with_policy(config.detach_on_exit, config.allow_io_uring)
             .with_entered(entered::Scanner::start());

@@ -15,7 +15,10 @@
 //! params, entry time) until the matching exit stop, when the
 //! `SyscallEvent` is emitted. Syscalls that never return (exit, a
 //! successful exec's old image, a thread killed mid-call) are emitted with
-//! `no_return` at `PTRACE_EVENT_EXIT` or at the thread's death.
+//! `no_return` at `PTRACE_EVENT_EXIT` or at the thread's death. Under a
+//! filter, the syscalls of [`crate::stops`] (`close` when the set does not
+//! name it) are emitted at their seccomp stop with `no_return` and resumed
+//! with `PTRACE_CONT`: one stop, no observed result.
 //!
 //! Transparency rules (ptrace(2) names):
 //! - signal-delivery-stop: the signal is recorded and re-injected;
@@ -143,6 +146,9 @@ pub struct Tracer {
     sink_failed: Option<CaptureError>,
     /// `--syscalls`: `None` records every syscall.
     set: Option<SyscallSet>,
+    /// Recorded from their seccomp stop alone, no exit stop
+    /// ([`crate::stops`]).
+    entry_only: SyscallSet,
     /// A seccomp filter selects the syscalls that stop (launch mode with a
     /// set): threads run with `PTRACE_CONT` unless a syscall is pending.
     seccomp: bool,
@@ -204,6 +210,7 @@ impl Tracer {
             detached: 0,
             sink_failed: None,
             set: None,
+            entry_only: SyscallSet::new(),
             seccomp: false,
             placement: Placement::new(CpuAffinity::None),
             detach_on_exit: false,
@@ -215,6 +222,15 @@ impl Tracer {
             stats: Stats::default(),
             _not_send: PhantomData,
         }
+    }
+
+    /// Under a seccomp filter, records the syscalls of `entry_only` from
+    /// their `PTRACE_EVENT_SECCOMP` stop alone, with no exit stop and no
+    /// observed result ([`crate::stops`]). Without a filter it has no
+    /// effect.
+    pub fn with_entry_only(mut self, entry_only: SyscallSet) -> Tracer {
+        self.entry_only = entry_only;
+        self
     }
 
     /// Records only the syscalls of `set` (`None`: all). With `seccomp`, the
@@ -802,6 +818,16 @@ impl Tracer {
                         self.resume(tid, 0);
                         return;
                     }
+                }
+                if seccomp_stop
+                    && entry.deny.is_none()
+                    && id.is_some_and(|id| self.entry_only.contains(id))
+                {
+                    // One stop: recorded now, its result not observed
+                    // (`crate::stops`), resumed with PTRACE_CONT.
+                    self.finish_syscall(tid, entry, 0, true);
+                    self.resume(tid, 0);
+                    return;
                 }
                 if let Some(t) = self.threads.get_mut(&tid) {
                     t.entry = Some(entry);

@@ -60,6 +60,8 @@ pub struct SyscallEvent {
     pub ret: i64,
     pub duration_ns: u32,
     pub params: Vec<Param>,
+    /// No return observed (did not return, or recorded from its entry stop
+    /// alone): `ret` is meaningless, the result unknown.
     pub no_return: bool,
 }
 

@@ -207,8 +207,10 @@ impl State {
         use sysno::*;
         if s.no_return || s.ret < 0 && !(s.id == CONNECT && s.ret == -EINPROGRESS) {
             // close(2) releases the fd even when it reports an error other
-            // than EBADF.
-            if s.id == CLOSE && s.ret != -(libc::EBADF as i64) && !s.no_return {
+            // than EBADF, and before it can block or fail: a close with no
+            // observed return (recorded from its entry stop only, or its
+            // thread died in it) released it too.
+            if s.id == CLOSE && (s.no_return || s.ret != -(libc::EBADF as i64)) {
                 self.close(pid, arg(s, 0) as i32);
             }
             return;

@@ -342,3 +342,27 @@ fn orphans_are_reparented_to_the_reaper() {
     s.apply(&exit(20));
     assert_eq!(ppid(&s, 21), Some(1));
 }
+
+#[test]
+fn close_releases_its_fd_whatever_was_observed_of_its_return() {
+    let mut s = state_with(10);
+    for fd in 3..7 {
+        s.apply(&sys(10, OPEN, &[0, 0], fd, vec![path(0, "/tmp/a")]));
+    }
+    // Success, EINTR and EIO release the fd; EBADF had none to release.
+    s.apply(&sys(10, CLOSE, &[3], 0, vec![]));
+    s.apply(&sys(10, CLOSE, &[4], -4, vec![]));
+    s.apply(&sys(10, CLOSE, &[5], -9, vec![]));
+    // No return observed (recorded from its entry stop): released.
+    s.apply(&ev(
+        10,
+        10,
+        EventBody::Syscall(SyscallEvent {
+            id: CLOSE,
+            args: vec![6],
+            no_return: true,
+            ..SyscallEvent::default()
+        }),
+    ));
+    assert_eq!(fds(&s, 10), vec![(5, "/tmp/a".into())]);
+}

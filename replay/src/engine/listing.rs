@@ -106,7 +106,7 @@ impl Lister {
                 }
                 out.push(')');
                 if s.no_return {
-                    out.push_str(" = ? (did not return)");
+                    out.push_str(" = ? (no return observed)");
                 } else if (-4095..0).contains(&s.ret) {
                     let _ = write!(
                         out,

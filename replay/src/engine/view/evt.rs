@@ -102,7 +102,9 @@ impl<'a> EventView<'a> {
                 _ => None,
             },
             F::EvtFailed => match &ev.body {
-                EventBody::Syscall(s) => Some(V::Bool(!s.no_return && s.ret < 0)),
+                // No return observed: whether it failed is not known.
+                EventBody::Syscall(s) if s.no_return => None,
+                EventBody::Syscall(s) => Some(V::Bool(s.ret < 0)),
                 _ => Some(V::Bool(false)),
             },
             F::EvtIsIo => self.is_io().map(|(r, w)| V::Bool(r || w)),
