@@ -17,7 +17,7 @@ use trace_format::model::{
     result_index,
 };
 use trace_format::state::{ClockAnchor, State};
-use trace_format::{ReadError, TraceReader, decode, syscalls};
+use trace_format::{ReadError, TraceReader, syscalls};
 
 use super::block::{Buf, EV_V2, FDL_V2, MI, PL_V9, SHB, SHB_MAGIC, UL_V2, cut, write_block};
 use super::events::{EventBuf, clone_flags, open_flags, ppm_sc, ty, unlinkat_flags};
@@ -89,10 +89,7 @@ pub fn export(readers: &[TraceReader], out: &Path) -> Result<ExportSummary, Expo
     loop {
         if let Some(c) = chunk.take() {
             let info = c.info();
-            for raw in c.events().iter() {
-                let Some(ev) = decode::event(raw) else {
-                    continue;
-                };
+            for ev in c.events() {
                 let wall = info.wall_ns(ev.ts);
                 ex.event(&ev, wall).map_err(werr)?;
             }
