@@ -386,3 +386,56 @@ fn conditions_match_the_same_events() {
         assert_eq!(r, openat, "replay: `{cond}` ({why})");
     }
 }
+
+/// The recorded incident of `samples/`, exported: sysdig reads it without
+/// a warning; an export never replaces an existing file (here: the trace
+/// it reads).
+#[test]
+fn sample_incident_exports_and_nothing_is_replaced() {
+    if !require("sysdig") {
+        return;
+    }
+    let w = Work::new();
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../samples/traces/incident.zst");
+    let trace = w.path("incident.zst");
+    std::fs::copy(&sample, &trace).unwrap();
+    let before = std::fs::read(&trace).unwrap();
+    let out = replay(&[
+        OsStr::new("export"),
+        OsStr::new("--scap"),
+        trace.as_os_str(),
+        trace.as_os_str(),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "export over its own input");
+    assert_eq!(
+        std::fs::read(&trace).unwrap(),
+        before,
+        "the trace is intact"
+    );
+
+    let scap = w.path("incident.scap");
+    let out = replay(&[
+        OsStr::new("export"),
+        OsStr::new("--scap"),
+        scap.as_os_str(),
+        trace.as_os_str(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run_with_timeout(
+        Command::new("sysdig").arg("-r").arg(&scap),
+        Duration::from_secs(60),
+    );
+    assert!(out.status.success());
+    assert!(
+        out.stderr.is_empty(),
+        "sysdig stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let listing = String::from_utf8_lossy(&out.stdout);
+    assert!(listing.contains("< openat"), "{listing}");
+    assert!(listing.contains("< execve res=0"), "{listing}");
+}

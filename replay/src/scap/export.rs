@@ -50,7 +50,8 @@ pub struct ExportSummary {
     pub problems: Vec<ReadError>,
 }
 
-/// Writes the events of `readers` (in order) to a new `.scap` file at `out`.
+/// Writes the events of `readers` (in order) to a new `.scap` file at `out`
+/// (an existing file there is an error, never replaced).
 pub fn export(readers: &[TraceReader], out: &Path) -> Result<ExportSummary, ExportError> {
     let werr = |source| ExportError::Write {
         path: out.to_path_buf(),
@@ -65,7 +66,13 @@ pub fn export(readers: &[TraceReader], out: &Path) -> Result<ExportSummary, Expo
             None => return Err(ExportError::Empty),
         }
     };
-    let file = File::create(out).map_err(werr)?;
+    // Never over an existing file: it could be evidence, or one of the
+    // traces being read.
+    let file = File::options()
+        .write(true)
+        .create_new(true)
+        .open(out)
+        .map_err(werr)?;
     let mut w = BufWriter::new(file);
     let meta = first.meta();
     let info = first.info();
