@@ -440,3 +440,26 @@ fn a_successful_execveat_is_an_execve() {
     let ev = syscall("execveat", &[3, 0, 0, 0, 0x1000], -2, vec![]);
     check(&s, &ev, &[("evt.type", Some("execveat"))]);
 }
+
+#[test]
+fn a_close_with_no_observed_return_has_no_result_but_names_its_fd() {
+    // capture records `close` from its entry stop alone under most
+    // `--syscalls` sets (capture/src/stops.rs): no result, never a guess.
+    let s = state();
+    let mut ev = syscall("close", &[3], 0, vec![]);
+    if let EventBody::Syscall(sc) = &mut ev.body {
+        sc.no_return = true;
+    }
+    check(
+        &s,
+        &ev,
+        &[
+            ("evt.type", Some("close")),
+            ("evt.res", None),
+            ("evt.rawres", None),
+            ("evt.failed", None),
+            ("fd.num", Some("3")),
+            ("fd.name", Some("/etc/shadow")),
+        ],
+    );
+}
