@@ -1,6 +1,7 @@
 //! Feeds arbitrary bytes to the trace reader as one trace file: opening,
 //! reading every chunk, decoding every event and verifying must never
-//! panic, whatever the bytes.
+//! panic, whatever the bytes. Seeds: samples/traces (format version 1) and
+//! format/fuzz/seeds (version 2).
 #![no_main]
 
 use std::path::PathBuf;
@@ -17,6 +18,9 @@ fuzz_target!(|data: &[u8]| {
     };
     for chunk in reader.chunks().flatten() {
         let _ = chunk.to_model();
+        // The fast walk replay uses (version 2 columns or version 1 rows).
+        let mut cursor = chunk.cursor();
+        while cursor.next_event().is_some() {}
     }
     let _ = trace_format::verify::verify(&reader);
 });
