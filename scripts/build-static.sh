@@ -50,7 +50,7 @@ case "$ARCH" in
 esac
 
 for b in $BINS; do
-  out=target/$TARGET/dist/$b
+  out=${CARGO_TARGET_DIR:-target}/$TARGET/dist/$b
   desc=$(file -b "$out")
   case "$desc" in
     *"statically linked"* | *"static-pie linked"*) ;;
