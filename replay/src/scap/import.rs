@@ -751,10 +751,13 @@ impl Importer {
         let Some(sc) = syscalls::by_name(name) else {
             return;
         };
-        let res = i64p(x(0));
+        let generic = ev.ty == ty::GENERIC_E + 1;
+        // A generic exit carries no result and neither event the
+        // arguments: the result reads 0 and the arguments are left out.
+        let res = if generic { 0 } else { i64p(x(0)) };
         let mut s = SyscallEvent {
             id: sc.id,
-            args: vec![0; 6],
+            args: if generic { Vec::new() } else { vec![0; 6] },
             ret: res,
             duration_ns: u32::try_from(ev.ts.saturating_sub(ets)).unwrap_or(u32::MAX),
             ..SyscallEvent::default()
