@@ -19,6 +19,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use trace_format::model::Snapshot;
 use trace_format::model::{
     Event, EventBody, Exec, Fd, FdKind, Group, Param, Process, ProcessStart, SignalEvent, SockAddr,
     SyscallEvent, Thread, ThreadExit, TraceMeta, User, Value, result_index,
@@ -116,6 +117,8 @@ pub fn import(path: &Path, out: &Path) -> Result<ImportSummary, ImportError> {
     let mut writer: Option<TraceWriter> = None;
     let mut state: Option<State> = None;
     let mut batch: Vec<Event> = Vec::new();
+    // The state before the batch's first event (its chunk's snapshot).
+    let mut snap = Snapshot::default();
     while let Some(b) = blocks.next_block() {
         let b = match b {
             Ok(b) => b,
@@ -144,7 +147,16 @@ pub fn import(path: &Path, out: &Path) -> Result<ImportSummary, ImportError> {
                 match parse_event(&b.body, b.ty) {
                     Some(ev) => {
                         let st = state.get_or_insert_with(|| im.initial_state(ev.ts));
+                        if batch.is_empty() {
+                            snap = st.snapshot();
+                        }
+                        // Each event is converted against the state of
+                        // the events before it, then applied.
+                        let before = batch.len();
                         im.event(&ev, st, &mut batch);
+                        for e in &batch[before..] {
+                            st.apply(e);
+                        }
                         Some(())
                     }
                     None => None,
@@ -158,14 +170,12 @@ pub fn import(path: &Path, out: &Path) -> Result<ImportSummary, ImportError> {
                 b.offset, b.ty
             ));
         }
-        if batch.len() >= BATCH
-            && let Some(st) = &mut state
-        {
-            im.flush(out, &mut writer, st, &mut batch)?;
+        if batch.len() >= BATCH {
+            im.flush(out, &mut writer, &snap, &mut batch)?;
         }
     }
     let st = state.get_or_insert_with(|| im.initial_state(0));
-    im.flush(out, &mut writer, st, &mut batch)?;
+    im.flush(out, &mut writer, &snap, &mut batch)?;
     if writer.is_none() {
         // No event at all: a trace of the snapshot alone.
         let mut w = im.create(out)?;
@@ -763,11 +773,28 @@ impl Importer {
             ..SyscallEvent::default()
         };
         let cwd = st.cwd(pid).unwrap_or(b"/").to_vec();
+        // The directory a relative path of an `*at` call starts from: its
+        // dirfd's path, or the cwd for AT_FDCWD.
+        let dir = match name {
+            "openat" | "openat2" | "mkdirat" | "unlinkat" | "fchmodat" | "renameat"
+            | "renameat2" => {
+                let fd = i64p(x(1));
+                if fd == -100 {
+                    cwd.clone()
+                } else {
+                    i32::try_from(fd)
+                        .ok()
+                        .and_then(|fd| st.fd(pid, fd))
+                        .map_or_else(|| cwd.clone(), |e| e.fd.path.clone())
+                }
+            }
+            _ => cwd.clone(),
+        };
         let path = |raw: Vec<u8>| {
             let resolved = if raw.starts_with(b"/") || raw.is_empty() {
                 raw.clone()
             } else {
-                let mut r = cwd.clone();
+                let mut r = dir.clone();
                 if !r.ends_with(b"/") {
                     r.push(b'/');
                 }
@@ -974,12 +1001,12 @@ impl Importer {
         TraceWriter::create(out, WriterOptions::default(), meta).map_err(ImportError::Write)
     }
 
-    /// Writes `batch` as a chunk over the state before it, then applies it.
+    /// Writes `batch` as a chunk over `snap`, the state before it.
     fn flush(
         &mut self,
         out: &Path,
         writer: &mut Option<TraceWriter>,
-        st: &mut State,
+        snap: &Snapshot,
         batch: &mut Vec<Event>,
     ) -> Result<(), ImportError> {
         if batch.is_empty() {
@@ -988,13 +1015,9 @@ impl Importer {
         if writer.is_none() {
             *writer = Some(self.create(out)?);
         }
-        let snap = st.snapshot();
         if let Some(w) = writer {
-            w.push_chunk(&snap, (self.first_ts, self.first_ts), batch)
+            w.push_chunk(snap, (self.first_ts, self.first_ts), batch)
                 .map_err(ImportError::Write)?;
-        }
-        for ev in batch.iter() {
-            st.apply(ev);
         }
         self.summary.events += batch.len() as u64;
         batch.clear();
