@@ -149,9 +149,12 @@ impl Blocks {
     }
 
     fn io(&self, e: io::Error) -> BlockError {
-        // flate2 reports corrupt compressed data as InvalidInput/InvalidData.
+        // flate2 reports corrupt compressed data as InvalidInput/InvalidData,
+        // and a cut stream as UnexpectedEof.
         match e.kind() {
-            io::ErrorKind::InvalidData | io::ErrorKind::InvalidInput => BlockError::Damaged {
+            io::ErrorKind::InvalidData
+            | io::ErrorKind::InvalidInput
+            | io::ErrorKind::UnexpectedEof => BlockError::Damaged {
                 offset: self.offset,
                 reason: format!("corrupt compressed data ({e})"),
             },
