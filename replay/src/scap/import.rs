@@ -429,6 +429,9 @@ fn syscall_of(t: u16) -> Option<&'static str> {
         ty::MKDIR_2_E => "mkdir",
         ty::RMDIR_2_E => "rmdir",
         ty::EXECVE_19_E => "execve",
+        // execve's previous version (`EXECVE_18`, same leading exit
+        // parameters), as the libs sample captures have it.
+        230 => "execve",
         ty::UNLINK_2_E => "unlink",
         ty::UNLINKAT_2_E => "unlinkat",
         ty::MKDIRAT_E => "mkdirat",
@@ -938,7 +941,13 @@ impl Importer {
                         tid,
                         pid,
                         body: EventBody::ProcessStart(ProcessStart {
-                            parent_tid: st.table().process(parent).map_or(parent, |p| p.info.pid),
+                            // A thread's creator is in its own process
+                            // (ptid names the process's parent).
+                            parent_tid: if flags & 0x0001_0000 != 0 {
+                                child_pid
+                            } else {
+                                parent
+                            },
                             child_pid,
                             child_tid: tid,
                             clone_flags: flags,
@@ -951,11 +960,42 @@ impl Importer {
                 }
             }
             "execve" => {
-                let filename = strp(e(0));
+                // Without its entry event, the exit's exe names the file.
+                let filename = match strp(e(0)) {
+                    f if f.is_empty() => strp(x(1)),
+                    f => f,
+                };
+                if res == 0 && st.table().process(pid).is_none() {
+                    // A process the capture did not list (it started
+                    // before the capture, after the process list was
+                    // taken): the exit's ids introduce it, as libsinsp
+                    // does.
+                    let p = i64p(x(4)) as i32;
+                    if p > 0 {
+                        pid = p;
+                        self.pids.insert(ev.tid, pid);
+                    }
+                    out.push(Event {
+                        ts: ev.ts,
+                        tid,
+                        pid,
+                        body: EventBody::ProcessStart(ProcessStart {
+                            parent_tid: i64p(x(5)) as i32,
+                            child_pid: pid,
+                            child_tid: tid,
+                            clone_flags: 0,
+                        }),
+                    });
+                }
                 if res == 0 {
                     let mut argv = vec![strp(x(1))];
                     argv.extend(strs(x(2)));
-                    let old = st.table().process(pid).map(|p| p.info.clone());
+                    let parent = i64p(x(5)) as i32;
+                    let old = st
+                        .table()
+                        .process(pid)
+                        .or_else(|| st.table().process(parent))
+                        .map(|p| p.info.clone());
                     let old = old.unwrap_or_default();
                     let Value::Path { resolved, .. } = path(filename.clone()) else {
                         return;
