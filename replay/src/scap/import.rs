@@ -84,6 +84,11 @@ pub struct ImportSummary {
     pub problems: Vec<String>,
 }
 
+/// Entry events waiting for their exit: at most this many, and this many
+/// bytes of parameters.
+const MAX_PENDING: usize = 1 << 16;
+const MAX_PENDING_BYTES: usize = 256 << 20;
+
 /// Events per chunk of the converted trace.
 const BATCH: usize = 4096;
 
@@ -280,6 +285,8 @@ struct Importer {
     pids: HashMap<i64, i32>,
     /// Entry events waiting for their exit, by thread: type, time, params.
     pending: HashMap<i64, (u16, u64, Vec<Vec<u8>>)>,
+    /// Bytes of parameters held in `pending`.
+    pending_bytes: usize,
     summary: ImportSummary,
     first_ts: u64,
 }
@@ -729,7 +736,15 @@ impl Importer {
                 })));
             }
             t if t % 2 == 0 && (t == ty::GENERIC_E || syscall_of(t).is_some()) => {
-                let params = ev.params.iter().map(|s| s.to_vec()).collect();
+                let params: Vec<Vec<u8>> = ev.params.iter().map(|s| s.to_vec()).collect();
+                // Entries waiting for their exits are bounded: past the
+                // limit (threads that never exit, or a forged capture)
+                // they are dropped, and those exits read without them.
+                if self.pending_bytes > MAX_PENDING_BYTES || self.pending.len() > MAX_PENDING {
+                    self.pending.clear();
+                    self.pending_bytes = 0;
+                }
+                self.pending_bytes += params.iter().map(Vec::len).sum::<usize>();
                 self.pending.insert(ev.tid, (t, ev.ts, params));
             }
             t if t % 2 == 1 && (t == ty::GENERIC_E + 1 || syscall_of(t - 1).is_some()) => {
@@ -1092,6 +1107,34 @@ mod tests {
         for n in 0..body.len() {
             assert!(parse_event(&body[..n], EV_V2).is_none());
         }
+    }
+
+    #[test]
+    fn scap_flipped_bytes_never_panic() {
+        let sample =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data/scap/curl_google.scap");
+        let mut plain = Vec::new();
+        std::io::Read::read_to_end(
+            &mut flate2::read::GzDecoder::new(std::fs::File::open(sample).unwrap()),
+            &mut plain,
+        )
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("in.scap");
+        let mut seen_damage = 0;
+        // Bytes all over the file set to values that break lengths and
+        // types; each import ends with a summary or an error.
+        for (n, at) in (0..plain.len()).step_by(plain.len() / 60).enumerate() {
+            let mut bad = plain.clone();
+            bad[at] ^= [0xff, 0x80, 0x01][n % 3];
+            std::fs::write(&input, &bad).unwrap();
+            let out = dir.path().join(format!("out{n}.zst"));
+            match import(&input, &out) {
+                Ok(s) => seen_damage += usize::from(!s.problems.is_empty()),
+                Err(_) => seen_damage += 1,
+            }
+        }
+        assert!(seen_damage > 0);
     }
 
     #[test]
