@@ -1038,8 +1038,41 @@ impl Importer {
                     });
                 }
                 put(&mut s, 0, path(filename));
+                if res == 0 {
+                    let mut argv = vec![strp(x(1))];
+                    argv.extend(strs(x(2)));
+                    let lists = [(1, argv), (2, strs(x(15)))];
+                    for (i, items) in lists {
+                        let v = Value::StrList {
+                            items,
+                            truncated: false,
+                        };
+                        put(&mut s, i, v);
+                    }
+                }
             }
             _ => {}
+        }
+        // What the fd argument named, as capture records it beside the
+        // call (the listing shows it after the fd).
+        if matches!(
+            name,
+            "close"
+                | "read"
+                | "write"
+                | "fcntl"
+                | "fchdir"
+                | "dup"
+                | "bind"
+                | "listen"
+                | "connect"
+                | "sendto"
+                | "recvfrom"
+        ) && let Some(fd) = s.args.first().and_then(|a| i32::try_from(*a as i64).ok())
+            && let Some(e) = st.fd(pid, fd)
+            && !e.fd.path.is_empty()
+        {
+            put(&mut s, result_index::FD_NAME, Value::Str(e.fd.path.clone()));
         }
         out.push(Event {
             ts: ev.ts,
