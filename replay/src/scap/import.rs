@@ -89,6 +89,9 @@ pub struct ImportSummary {
 const MAX_PENDING: usize = 1 << 16;
 const MAX_PENDING_BYTES: usize = 256 << 20;
 
+/// Threads whose process is remembered.
+const MAX_THREADS: usize = 1 << 20;
+
 /// Events per chunk of the converted trace.
 const BATCH: usize = 4096;
 
@@ -568,7 +571,7 @@ impl Importer {
             }
             let _ = vtid;
             let (tid32, pid32) = (tid as i32, pid as i32);
-            self.pids.insert(tid, pid32);
+            self.thread_of(tid, pid32);
             if let Some(p) = self.procs.iter_mut().find(|p| p.pid == pid32) {
                 p.threads.push(Thread { tid: tid32, comm });
                 continue;
@@ -704,6 +707,15 @@ impl Importer {
             st.seed(p);
         }
         st
+    }
+
+    /// Records that thread `tid` is in process `pid`; past
+    /// [`MAX_THREADS`] threads (a forged capture) new ones are not
+    /// recorded and read as their own process.
+    fn thread_of(&mut self, tid: i64, pid: i32) {
+        if self.pids.len() < MAX_THREADS || self.pids.contains_key(&tid) {
+            self.pids.insert(tid, pid);
+        }
     }
 
     fn pid_of(&self, tid: i64) -> i32 {
@@ -949,7 +961,7 @@ impl Importer {
                     // The child's side: a new thread or process.
                     let child_pid = i64p(x(4)) as i32;
                     let parent = i64p(x(5)) as i32;
-                    self.pids.insert(ev.tid, child_pid);
+                    self.thread_of(ev.tid, child_pid);
                     pid = child_pid;
                     out.push(Event {
                         ts: ev.ts,
@@ -988,7 +1000,7 @@ impl Importer {
                     let p = i64p(x(4)) as i32;
                     if p > 0 {
                         pid = p;
-                        self.pids.insert(ev.tid, pid);
+                        self.thread_of(ev.tid, pid);
                     }
                     out.push(Event {
                         ts: ev.ts,
