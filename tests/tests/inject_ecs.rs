@@ -83,11 +83,7 @@ fn assert_idempotent(out: &Value, args: &[&str]) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("once.json");
     std::fs::write(&path, serde_json::to_vec(out).unwrap()).unwrap();
-    assert_eq!(
-        &inject_ok(&path, args),
-        out,
-        "a second injection changed it"
-    );
+    assert_eq!(&inject_ok(&path, args), out, "a second injection changed it");
 }
 
 fn container<'a>(td: &'a Value, name: &str) -> &'a Value {
@@ -125,20 +121,14 @@ fn assert_wrapped(td: &Value, name: &str, workload_entry: &[&str], stop: u64) {
         .iter()
         .filter(|v| v["sourceContainer"] == "sysrec-capture")
         .collect();
-    assert_eq!(
-        from,
-        [&json!({"sourceContainer": "sysrec-capture", "readOnly": true})]
-    );
+    assert_eq!(from, [&json!({"sourceContainer": "sysrec-capture", "readOnly": true})]);
     let deps: Vec<&Value> = c["dependsOn"]
         .as_array()
         .unwrap()
         .iter()
         .filter(|d| d["containerName"] == "sysrec-capture")
         .collect();
-    assert_eq!(
-        deps,
-        [&json!({"containerName": "sysrec-capture", "condition": "SUCCESS"})]
-    );
+    assert_eq!(deps, [&json!({"containerName": "sysrec-capture", "condition": "SUCCESS"})]);
     assert!(c["mountPoints"].as_array().unwrap().iter().any(|m| m
         == &json!({"sourceVolume": "sysrec-spool", "containerPath": "/sysrec-spool", "readOnly": false})));
     assert_eq!(c["stopTimeout"], stop, "{name}");
@@ -333,22 +323,16 @@ fn multi_container_task() {
     );
     assert_eq!(app["linuxParameters"]["initProcessEnabled"], true);
     let proxy = container(&out, "proxy");
-    assert!(
-        proxy["dependsOn"]
-            .as_array()
-            .unwrap()
-            .contains(&json!({"containerName": "app", "condition": "HEALTHY"}))
-    );
+    assert!(proxy["dependsOn"]
+        .as_array()
+        .unwrap()
+        .contains(&json!({"containerName": "app", "condition": "HEALTHY"})));
     assert_eq!(out["tags"], json!([{ "key": "team", "value": "checkout" }]));
     assert_eq!(out["pidMode"], "task");
     assert_eq!(out["volumes"][0], json!({ "name": "static-assets" }));
     assert_sidecar(&out);
     // Fargate task memory: no per-container memory on the sidecar.
-    assert!(
-        container(&out, "sysrec-capture")
-            .get("memoryReservation")
-            .is_none()
-    );
+    assert!(container(&out, "sysrec-capture").get("memoryReservation").is_none());
     assert_registers(&out);
     assert_idempotent(&out, &args);
 
@@ -439,12 +423,7 @@ fn neither_entrypoint_nor_command_needs_the_image_command() {
 /// dropped, tags kept, so the result registers.
 #[test]
 fn described_task_definition() {
-    let args = [
-        "--image-entrypoint",
-        "api=[\"/app/start\"]",
-        "--image-command",
-        "api=[]",
-    ];
+    let args = ["--image-entrypoint", "api=[\"/app/start\"]", "--image-command", "api=[]"];
     let out = inject_ok(&data("described.json"), &args);
     for gone in [
         "taskDefinitionArn",

@@ -92,11 +92,7 @@ fn x86_64_static_capture_records_in_an_empty_root() {
 
     // The root: three static binaries and nothing else.
     let root = tempfile::tempdir().unwrap();
-    for (src, name) in [
-        (&capture, "capture"),
-        (&replay, "replay"),
-        (&busybox, "busybox"),
-    ] {
+    for (src, name) in [(&capture, "capture"), (&replay, "replay"), (&busybox, "busybox")] {
         std::fs::copy(src, root.path().join(name)).unwrap();
     }
     let mut entries: Vec<String> = std::fs::read_dir(root.path())
@@ -139,12 +135,7 @@ fn x86_64_static_capture_records_in_an_empty_root() {
             .args(["/replay", "verify", "/trace.zst"]),
         Duration::from_secs(60),
     );
-    assert!(
-        out.status.success(),
-        "replay verify: {}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
+    assert!(out.status.success(), "replay verify: {}{}", text(&out.stdout), text(&out.stderr));
 
     // Outside, the normal replay: the script's execs and its file write.
     let out = e2e_tests::run_with_timeout(
@@ -173,11 +164,7 @@ fn x86_64_static_capture_records_in_an_empty_root() {
         .filter(|(_, s)| s.ret >= 0)
         .any(|(_, s)| path_of(s, 1).as_deref() == Some("/out/note"));
     assert!(wrote, "no open of /out/note: {:?}", t.syscall_names());
-    assert!(
-        t.execs().count() >= 5,
-        "{:?}",
-        t.execs().collect::<Vec<_>>()
-    );
+    assert!(t.execs().count() >= 5, "{:?}", t.execs().collect::<Vec<_>>());
 }
 
 #[test]
@@ -200,11 +187,7 @@ fn aarch64_static_binaries_run_under_qemu() {
         Duration::from_secs(60),
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(
-        text(&out.stdout).starts_with("capture "),
-        "{}",
-        text(&out.stdout)
-    );
+    assert!(text(&out.stdout).starts_with("capture "), "{}", text(&out.stdout));
 
     // The same listing as the host's replay gives.
     let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../samples/traces/incident.zst");
@@ -218,9 +201,7 @@ fn aarch64_static_binaries_run_under_qemu() {
     );
     assert!(arm.status.success(), "{}", text(&arm.stderr));
     let host = e2e_tests::run_with_timeout(
-        Command::new(e2e_tests::bin("replay"))
-            .arg(&sample)
-            .args(args),
+        Command::new(e2e_tests::bin("replay")).arg(&sample).args(args),
         Duration::from_secs(60),
     );
     assert!(host.status.success(), "{}", text(&host.stderr));

@@ -12,8 +12,7 @@
 use serde_json::{Map, Value, json};
 
 use super::{
-    CAPTURE_PATH, DEFAULT_STOP_TIMEOUT_SECS, InjectError, InjectOptions, SIDECAR_NAME, SPOOL_DIR,
-    SPOOL_VOLUME,
+    CAPTURE_PATH, DEFAULT_STOP_TIMEOUT_SECS, InjectError, InjectOptions, SIDECAR_NAME, SPOOL_DIR, SPOOL_VOLUME,
 };
 
 /// Fields of a `describe-task-definition` answer that ECS sets itself and
@@ -57,14 +56,13 @@ pub fn inject(input: Value, opts: &InjectOptions) -> Result<Value, InjectError> 
         let obj = c
             .as_object()
             .ok_or_else(|| InjectError::NotAnObject(format!("container definition {i}")))?;
-        let name =
-            obj.get("name")
-                .and_then(Value::as_str)
-                .ok_or_else(|| InjectError::FieldType {
-                    what: format!("container definition {i}"),
-                    field: "name",
-                    expected: "a string",
-                })?;
+        let name = obj.get("name").and_then(Value::as_str).ok_or_else(|| {
+            InjectError::FieldType {
+                what: format!("container definition {i}"),
+                field: "name",
+                expected: "a string",
+            }
+        })?;
         names.push(name.to_string());
     }
     for want in &opts.containers {
@@ -154,7 +152,9 @@ fn list_field<'a>(
     field: &'static str,
     what: &str,
 ) -> Result<&'a mut Vec<Value>, InjectError> {
-    let v = obj.entry(field).or_insert_with(|| Value::Array(Vec::new()));
+    let v = obj
+        .entry(field)
+        .or_insert_with(|| Value::Array(Vec::new()));
     if v.is_null() {
         *v = Value::Array(Vec::new());
     }
@@ -245,22 +245,21 @@ fn wrap_container(
         }
         Some(e) => (e, None),
         None => {
-            let image_entry =
-                opts.image_entrypoint(name)
-                    .ok_or_else(|| InjectError::UnknownEntrypoint {
-                        container: name.to_string(),
-                    })?;
+            let image_entry = opts.image_entrypoint(name).ok_or_else(|| {
+                InjectError::UnknownEntrypoint {
+                    container: name.to_string(),
+                }
+            })?;
             // Setting entryPoint makes the runtime drop the image's CMD,
             // so a container without `command` needs it stated.
-            let cmd =
-                match command {
-                    Some(_) => None,
-                    None => Some(opts.image_command(name).ok_or_else(|| {
-                        InjectError::UnknownCommand {
-                            container: name.to_string(),
-                        }
-                    })?),
-                };
+            let cmd = match command {
+                Some(_) => None,
+                None => Some(opts.image_command(name).ok_or_else(|| {
+                    InjectError::UnknownCommand {
+                        container: name.to_string(),
+                    }
+                })?),
+            };
             (image_entry.to_vec(), cmd.map(<[String]>::to_vec))
         }
     };
@@ -314,10 +313,7 @@ fn wrap_container(
             c.insert("stopTimeout".into(), json!(need_stop));
         }
         None => {
-            c.insert(
-                "stopTimeout".into(),
-                json!(need_stop.max(DEFAULT_STOP_TIMEOUT_SECS)),
-            );
+            c.insert("stopTimeout".into(), json!(need_stop.max(DEFAULT_STOP_TIMEOUT_SECS)));
         }
     }
     Ok(())
