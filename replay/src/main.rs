@@ -35,7 +35,7 @@ use trace_format::verify::verify;
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
-    /// Trace files (.zst), segment directories, manifests or s3:// prefixes.
+    /// Trace files (.zst), segment directories, manifests, s3:// prefixes or .scap captures (plain or gzip).
     traces: Vec<PathBuf>,
     /// S3-compatible endpoint for s3:// traces (default: $AWS_ENDPOINT_URL_S3, $AWS_ENDPOINT_URL, else AWS).
     #[arg(long, value_name = "URL", global = true)]
@@ -95,7 +95,7 @@ enum Matching {
 enum Command {
     /// Check every chunk's hash and the hash chain; report what is missing or altered.
     Verify {
-        /// Trace files (.zst), segment directories, manifests or s3:// prefixes.
+        /// Trace files (.zst), segment directories, manifests, s3:// prefixes or .scap captures (plain or gzip).
         #[arg(required = true)]
         traces: Vec<PathBuf>,
     },
@@ -104,7 +104,7 @@ enum Command {
         /// Write a `.scap` capture (sysdig, Falco, Stratoshark) to this path.
         #[arg(long, value_name = "OUT.scap", required = true)]
         scap: PathBuf,
-        /// Trace files (.zst), segment directories, manifests or s3:// prefixes.
+        /// Trace files (.zst), segment directories, manifests, s3:// prefixes or .scap captures (plain or gzip).
         #[arg(required = true)]
         traces: Vec<PathBuf>,
     },
@@ -152,7 +152,12 @@ fn main() -> ExitCode {
         Some(Command::Export { scap, traces }) => run_export(scap, traces, &cli.s3_endpoint),
         None => run(&cli),
     };
+    if let Ok(mut temps) = SCAP_TEMPS.lock() {
+        temps.clear();
+    }
+    let damaged = SCAP_DAMAGED.load(std::sync::atomic::Ordering::Relaxed);
     match result {
+        Ok(()) if damaged => ExitCode::from(1),
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Damaged) => ExitCode::from(1),
         Err(Failure::Usage(e)) => {
@@ -218,12 +223,40 @@ fn open(path: &Path, s3_endpoint: &Option<String>) -> anyhow::Result<Vec<(PathBu
             .into_iter()
             .map(|t| (PathBuf::from(t.url), t.reader))
             .collect()),
+        None if path.is_file() && replay::scap::looks_like_scap(path) => {
+            Ok(vec![(path.to_path_buf(), open_scap(path)?)])
+        }
         // A local trace's errors name the path themselves.
         None => Ok(vec![(
             path.to_path_buf(),
             TraceReader::open(path).map_err(anyhow::Error::new)?,
         )]),
     }
+}
+
+/// Converted `.scap` captures: their temporary directories, removed when
+/// `main` returns.
+static SCAP_TEMPS: std::sync::Mutex<Vec<tempfile::TempDir>> = std::sync::Mutex::new(Vec::new());
+/// A capture had damaged blocks (exit status 1).
+static SCAP_DAMAGED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// A `.scap` capture, converted to a temporary trace and opened.
+fn open_scap(path: &Path) -> anyhow::Result<TraceReader> {
+    let dir = tempfile::Builder::new()
+        .prefix("replay-scap")
+        .tempdir()
+        .context("cannot create a temporary directory for the capture")?;
+    let out = dir.path().join("capture.zst");
+    let summary = replay::scap::import(path, &out)?;
+    for p in &summary.problems {
+        eprintln!("replay: {}: {}", escape_os(path), escape(p));
+        SCAP_DAMAGED.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+    let reader = TraceReader::open(&out).map_err(anyhow::Error::new)?;
+    if let Ok(mut temps) = SCAP_TEMPS.lock() {
+        temps.push(dir);
+    }
+    Ok(reader)
 }
 
 fn run(cli: &Cli) -> Result<(), Failure> {

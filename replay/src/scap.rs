@@ -17,6 +17,11 @@
 //! current libscap reads the same versions (it converts older event
 //! layouts to its own on read).
 //!
+//! **Reading.** `read.rs` frames the blocks of a capture (plain or gzip)
+//! and `import.rs` turns them into a sysrec trace (the reverse of the
+//! export, plus the older block and event versions libs' captures use),
+//! which replay then reads like any trace.
+//!
 //! What a `.scap` file cannot say is listed in README.md ("Export to
 //! .scap"): markers (capture start and stop, gaps, tracer errors) are left
 //! out, `dup2`/`dup3` are `dup` events as the 0.29 driver emitted them, and
@@ -26,5 +31,9 @@
 mod block;
 mod events;
 mod export;
+mod import;
+mod read;
 
 pub use export::{ExportError, ExportSummary, export};
+pub use import::{ImportError, ImportSummary, import};
+pub use read::{BlockError, looks_like_scap};

@@ -401,6 +401,11 @@ pub fn ppm_sc(name: &str) -> u16 {
         .unwrap_or(0)
 }
 
+/// The syscall name of a `ppm_sc` code (`None` for 0 and unknown codes).
+pub fn ppm_sc_name(code: u16) -> Option<&'static str> {
+    PPM_SC.get(usize::from(code)).copied().filter(|_| code != 0)
+}
+
 /// One event being built: parameters appended in the table's order.
 pub struct EventBuf {
     ts: u64,
