@@ -54,6 +54,7 @@ pub(crate) fn scan(src: &dyn Source, len: u64) -> Scan {
                 }
                 FrameKind::Zstd { .. } if off + f.len == len || starts_frame(src, off + f.len) => {
                     extents.push((off, f.len));
+                    nested_frames(src, off, off + f.len, &mut extents);
                     off += f.len;
                     continue;
                 }
@@ -94,6 +95,29 @@ pub(crate) fn scan(src: &dyn Source, len: u64) -> Scan {
     Scan {
         extents,
         truncated_at,
+    }
+}
+
+/// Whole zstd frames lying inside the frame `[start, end)`, added after it.
+///
+/// A frame can walk cleanly over bytes that were replaced with another
+/// chunk's whole frame (a small chunk is one zstd block, whose content the
+/// walk skips by its length): that chunk is intact and must still be read.
+/// The outer frame stays a location too (its checksum and hash decide
+/// whether it is itself intact). Only a candidate that walks to an end
+/// inside the outer frame is added, so a magic number that compressed data
+/// happens to contain is read as nothing more than a damaged location at
+/// worst, and only when the index is missing (the scan is the fallback).
+fn nested_frames(src: &dyn Source, start: u64, end: u64, extents: &mut Vec<(u64, u64)>) {
+    let mut from = start + 1;
+    while let Some(p) = next_frame_start(src, from, end) {
+        match walk_frame(src, p) {
+            Ok(f) if matches!(f.kind, FrameKind::Zstd { .. }) && p + f.len <= end => {
+                extents.push((p, f.len));
+                from = p + f.len;
+            }
+            _ => from = p + 1,
+        }
     }
 }
 
