@@ -190,14 +190,16 @@ fn set_syscall_nr(tid: i32, nr: i64) -> std::io::Result<()> {
     }
 }
 
-/// `PTRACE_GETREGSET`/`PTRACE_SETREGSET` (`request`) of the general
-/// registers of the stopped `tid`.
+/// `PTRACE_GETREGSET` (or `PTRACE_SETREGSET` when `set`) of the general
+/// registers of the stopped `tid`. (The request's C type differs between
+/// glibc and musl, so it is chosen here rather than passed in.)
 #[cfg(target_arch = "aarch64")]
-fn prstatus(
-    tid: i32,
-    request: libc::c_uint,
-    regs: &mut libc::user_regs_struct,
-) -> std::io::Result<()> {
+fn prstatus(tid: i32, set: bool, regs: &mut libc::user_regs_struct) -> std::io::Result<()> {
+    let request = if set {
+        libc::PTRACE_SETREGSET
+    } else {
+        libc::PTRACE_GETREGSET
+    };
     let mut iov = libc::iovec {
         iov_base: (regs as *mut libc::user_regs_struct).cast(),
         iov_len: std::mem::size_of::<libc::user_regs_struct>(),
@@ -224,9 +226,9 @@ fn prstatus(
 pub fn set_return(tid: i32, ret: i64) -> std::io::Result<()> {
     // SAFETY: user_regs_struct is plain data.
     let mut regs: libc::user_regs_struct = unsafe { std::mem::zeroed() };
-    prstatus(tid, libc::PTRACE_GETREGSET, &mut regs)?;
+    prstatus(tid, false, &mut regs)?;
     regs.regs[0] = ret as u64;
-    prstatus(tid, libc::PTRACE_SETREGSET, &mut regs)
+    prstatus(tid, true, &mut regs)
 }
 
 #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
