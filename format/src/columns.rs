@@ -2,12 +2,12 @@
 //! (`EventColumns` in `schemas/trace.fbs`, which says what each column
 //! holds).
 //!
-//! - [`ColumnBuilder`] (the writer) appends each event's values to the
+//! - `ColumnBuilder` (the writer) appends each event's values to the
 //!   columns and builds the table when the chunk closes.
 //! - [`Cursor`] reads events back, one at a time, into one reused
-//!   [`Event`] (no allocation per event once its buffers have grown), for
+//!   [`crate::model::Event`] (no allocation per event once its buffers have grown), for
 //!   version 1 rows and version 2 columns alike.
-//! - [`check`] runs a cursor over a whole chunk once, when the chunk is
+//! - `check` runs a cursor over a whole chunk once, when the chunk is
 //!   read: every column must hold exactly the entries its events take.
 //!   A [`crate::Chunk`] exists only for chunks that passed, so later walks
 //!   meet no surprises; they still never index out of bounds (every read
