@@ -385,7 +385,10 @@ pub fn run(config: &Config) -> Result<Report> {
                 config.snaplen as usize,
             )
             .with_syscalls(syscalls.clone(), filter.is_some())
-            .with_entry_only(stops::entry_only(&config.syscall_spec, filter.is_some()))
+            .with_entry_only(stops::entry_only(
+                &config.syscall_spec,
+                stops::ENABLED && filter.is_some(),
+            ))
             .with_placement(placement)
             .with_policy(config.detach_on_exit, config.allow_io_uring)
             .with_entered(entered::Scanner::start());

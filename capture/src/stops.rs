@@ -29,6 +29,13 @@
 
 use trace_format::syscalls::{self, SyscallSet, group};
 
+/// Whether capture records any syscall from one stop. Off: the e2e test
+/// `capture_stops` saw 592-599 of 600 reads with a named fd when run under
+/// CI's load, so the fd table may not stay exact with two threads; until
+/// that is understood every recorded syscall keeps its exit stop (issue
+/// 19). The rule below is kept, tested, and used when this is on.
+pub const ENABLED: bool = false;
+
 /// The syscalls recorded from their entry stop alone under the filter
 /// built from `spec` (a `--syscalls` spec); empty when `filtered` is false
 /// (without a filter every syscall stops at its entry and exit anyway).

@@ -193,6 +193,7 @@ fn comparable(fds: &BTreeMap<i32, String>) -> BTreeMap<i32, String> {
 }
 
 #[test]
+#[ignore = "one-stop close is off (capture/src/stops.rs ENABLED): this test saw 592-599 of 600 reads under CI's load; issue 19"]
 fn close_from_its_entry_stop_keeps_the_fd_table_exact() {
     if !ptrace_permitted() {
         return;
