@@ -836,12 +836,18 @@ impl Importer {
         let put = |s: &mut SyscallEvent, index: u8, value: Value| {
             s.params.push(Param { index, value });
         };
-        let arg = |s: &mut SyscallEvent, i: usize, v: i64| s.args[i] = v as u64;
+        let arg = |s: &mut SyscallEvent, i: usize, v: i64| {
+            if let Some(a) = s.args.get_mut(i) {
+                *a = v as u64;
+            }
+        };
         let bytes = |d: &[u8], len: i64| Value::Bytes {
             data: d.to_vec(),
             len: len.max(0) as u64,
         };
-        match name {
+        // A generic event's parameters are its syscall code and id, not
+        // the layout of the named syscall's own event: nothing to decode.
+        match if generic { "" } else { name } {
             "open" => {
                 arg(&mut s, 1, linux_open_flags(i64p(x(2)) as u32) as i64);
                 arg(&mut s, 2, i64p(x(3)));
@@ -1152,6 +1158,31 @@ mod tests {
         for n in 0..body.len() {
             assert!(parse_event(&body[..n], EV_V2).is_none());
         }
+    }
+
+    #[test]
+    fn scap_generic_event_naming_a_decoded_syscall_is_generic() {
+        // A hostile capture: a generic exit whose code names `open`, whose
+        // own event is decoded by argument position.
+        let st = State::new(trace_format::state::ClockAnchor::now());
+        let mut im = Importer::default();
+        let code = 5u16.to_le_bytes();
+        let ev = ScapEvent {
+            ts: 10,
+            tid: 7,
+            ty: ty::GENERIC_E + 1,
+            params: vec![&code[..], &[2, 0][..]],
+        };
+        let mut out = Vec::new();
+        im.exit(&ev, None, &st, &mut out);
+        let Some(Event {
+            body: EventBody::Syscall(s),
+            ..
+        }) = out.first()
+        else {
+            panic!("no syscall event: {out:?}");
+        };
+        assert!(s.args.is_empty() && s.params.is_empty(), "{s:?}");
     }
 
     #[test]
