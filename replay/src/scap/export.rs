@@ -270,33 +270,24 @@ fn fd_entry(fd: &Fd) -> Option<Vec<u8>> {
                 .u32(fd.dev as u32);
         }
         (FdKind::Directory, _) => named(&mut b, fdt::DIRECTORY),
-        (FdKind::Ipv4Socket, Some(s)) if s.local_addr.len() == 4 => {
+        (kind @ (FdKind::Ipv4Socket | FdKind::Ipv6Socket), Some(s))
+            if s.local_addr.len() == if kind == FdKind::Ipv4Socket { 4 } else { 16 } =>
+        {
+            let (servsock, sock, n) = if kind == FdKind::Ipv4Socket {
+                (fdt::IPV4_SERVSOCK, fdt::IPV4_SOCK, 4)
+            } else {
+                (fdt::IPV6_SERVSOCK, fdt::IPV6_SOCK, 16)
+            };
             if s.listening {
-                b.u8(fdt::IPV4_SERVSOCK)
+                b.u8(servsock)
                     .bytes(&s.local_addr)
                     .u16(s.local_port)
                     .u8(l4(s.sock_type));
             } else {
                 let ((ca, cp), (sa, sp)) = client_server(s);
-                b.u8(fdt::IPV4_SOCK)
-                    .bytes(&pad(ca, 4))
-                    .bytes(&pad(sa, 4))
-                    .u16(cp)
-                    .u16(sp)
-                    .u8(l4(s.sock_type));
-            }
-        }
-        (FdKind::Ipv6Socket, Some(s)) if s.local_addr.len() == 16 => {
-            if s.listening {
-                b.u8(fdt::IPV6_SERVSOCK)
-                    .bytes(&s.local_addr)
-                    .u16(s.local_port)
-                    .u8(l4(s.sock_type));
-            } else {
-                let ((ca, cp), (sa, sp)) = client_server(s);
-                b.u8(fdt::IPV6_SOCK)
-                    .bytes(&pad(ca, 16))
-                    .bytes(&pad(sa, 16))
+                b.u8(sock)
+                    .bytes(&pad(ca, n))
+                    .bytes(&pad(sa, n))
                     .u16(cp)
                     .u16(sp)
                     .u8(l4(s.sock_type));
