@@ -147,7 +147,9 @@ fn shipped_trace_reads_back_from_s3_as_written() {
         &work.path("t.zst"),
         &proxy.endpoint(),
         "s3://ship/traces",
-        &["--rotate-size", "64K"],
+        // Chunks close every 100 ms so that the run spans several segments
+        // however many events one chunk of the format could hold.
+        &["--rotate-size", "32K", "--flush-interval", "100"],
         &strs(&busy(3)),
         LIMIT,
     );
