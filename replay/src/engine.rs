@@ -2,7 +2,7 @@
 //! evaluated chunk by chunk in parallel, and alerts come out in trace order.
 //!
 //! ```text
-//! TraceReader ── locations ──► driver::for_each_chunk (rayon, windows of chunks)
+//! TraceReader ── locations ──► driver::for_each_chunk (rayon, a streamed window)
 //!                                 │ per chunk: driver::walk_chunk
 //!                                 │   snapshot ─► State (format::state) ─┐
 //!                                 │   events ──► State::apply ───────────┤

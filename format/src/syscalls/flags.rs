@@ -71,7 +71,21 @@ const fn enumeration(name: &'static str, values: &'static [(u64, &'static str)])
 /// zero-valued name if it has one, else `0`. See [`ValueBits`] for words
 /// that carry an enumerated value.
 pub fn render_flags(set: &FlagSet, value: u64) -> String {
-    let mut parts: Vec<String> = Vec::new();
+    let mut out = String::new();
+    render_flags_into(&mut out, set, value);
+    out
+}
+
+/// [`render_flags`], appended to `out` without allocating (replay renders
+/// flags for rule conditions on every open).
+pub fn render_flags_into(out: &mut String, set: &FlagSet, value: u64) {
+    use std::fmt::Write as _;
+    let start = out.len();
+    let sep = |out: &mut String| {
+        if out.len() > start {
+            out.push('|');
+        }
+    };
     let mut rest = value;
     let mut value_mask = 0;
     match set.value_bits {
@@ -80,8 +94,10 @@ pub fn render_flags(set: &FlagSet, value: u64) -> String {
             value_mask = mask;
             let v = value & mask;
             match set.values.iter().find(|(n, _)| *n & !mask == 0 && *n == v) {
-                Some((_, name)) => parts.push((*name).to_string()),
-                None if v != 0 => parts.push(format!("{v:#x}")),
+                Some((_, name)) => out.push_str(name),
+                None if v != 0 => {
+                    let _ = write!(out, "{v:#x}");
+                }
                 None => {}
             }
             rest &= !mask;
@@ -91,37 +107,45 @@ pub fn render_flags(set: &FlagSet, value: u64) -> String {
             rest &= !mask;
         }
     }
-    // Multi-bit names (O_SYNC, O_TMPFILE) first, so they win over their parts;
-    // the sort is stable, so names of equal width keep the table's order.
-    let mut named: Vec<&(u64, &str)> = set
-        .values
-        .iter()
-        .filter(|(v, _)| *v != 0 && *v & value_mask == 0)
-        .collect();
-    named.sort_by_key(|(v, _)| std::cmp::Reverse(v.count_ones()));
-    for (b, name) in named {
-        if rest & b == *b {
-            parts.push((*name).to_string());
-            rest &= !b;
+    // Multi-bit names (O_SYNC, O_TMPFILE) first, so they win over their
+    // parts; names of equal width in the table's order.
+    let named = || {
+        set.values
+            .iter()
+            .filter(move |(v, _)| *v != 0 && *v & value_mask == 0)
+    };
+    let widest = named().map(|(v, _)| v.count_ones()).max().unwrap_or(0);
+    for width in (1..=widest).rev() {
+        for (b, name) in named().filter(|(v, _)| v.count_ones() == width) {
+            if rest & b == *b {
+                sep(out);
+                out.push_str(name);
+                rest &= !b;
+            }
         }
     }
     if rest != 0 {
-        parts.push(format!("{rest:#x}"));
+        sep(out);
+        let _ = write!(out, "{rest:#x}");
     }
     if let ValueBits::Trailing(mask, names) = set.value_bits {
         let v = value & mask;
         if v != 0 {
-            parts.push(render_enum(names, v));
+            sep(out);
+            match names.values.iter().find(|(n, _)| *n == v) {
+                Some((_, name)) => out.push_str(name),
+                None => {
+                    let _ = write!(out, "{v}");
+                }
+            }
         }
     }
-    if parts.is_empty() {
-        return set
-            .values
-            .iter()
-            .find(|(v, _)| *v == 0)
-            .map_or_else(|| "0".to_string(), |(_, n)| n.to_string());
+    if out.len() == start {
+        match set.values.iter().find(|(v, _)| *v == 0) {
+            Some((_, name)) => out.push_str(name),
+            None => out.push('0'),
+        }
     }
-    parts.join("|")
 }
 
 /// Renders one value of an enumeration, or the number when it has no name.
@@ -1454,6 +1478,12 @@ mod tests {
         check(&OPEN_FLAGS, 0o2 | 0o20200000, "O_RDWR|O_TMPFILE");
         check(&OPEN_FLAGS, 0o3, "0x3");
         check(&OPEN_FLAGS, 0x8000_0000, "O_RDONLY|0x80000000");
+        // Appending starts its own `|`-joined list after what is there.
+        let mut out = "flags=".to_string();
+        render_flags_into(&mut out, &OPEN_FLAGS, 0o1 | 0o100);
+        assert_eq!(out, "flags=O_WRONLY|O_CREAT");
+        render_flags_into(&mut out, &CLONE_SYSCALL_FLAGS, 0);
+        assert_eq!(out, "flags=O_WRONLY|O_CREAT0");
     }
 
     #[test]

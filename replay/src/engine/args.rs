@@ -268,7 +268,7 @@ pub fn render_register(out: &mut String, raw: u64, kind: ArgKind, form: Form, ct
         return;
     }
     match kind {
-        ArgKind::Flags(set) => out.push_str(&syscalls::render_flags(set, raw)),
+        ArgKind::Flags(set) => syscalls::render_flags_into(out, set, raw),
         ArgKind::Enum(set) => out.push_str(&syscalls::render_enum(set, raw)),
         ArgKind::Mode => out.push_str(&syscalls::render_mode(raw & 0o7777777)),
         ArgKind::Signal => out.push_str(&syscalls::render_enum(&SIGNALS, raw & 0xffff_ffff)),

@@ -1,10 +1,10 @@
 //! Walking a trace: chunks in parallel, results in trace order.
 //!
 //! Every chunk is evaluated alone from its own snapshot ([`walk_chunk`]),
-//! so chunks can go to any thread. [`for_each_chunk`] hands a window of
-//! chunks to the rayon pool, collects the window's results in trace order
-//! and passes them on, with the problems (damage, chain breaks) at the
-//! place they occur.
+//! so chunks can go to any thread. [`for_each_chunk`] streams chunks
+//! through the rayon pool, a bounded window ahead of the next one to
+//! deliver, puts the results back in trace order and passes them on, with
+//! the problems (damage, chain breaks) at the place they occur.
 //!
 //! **Invariant:** the results reach the sink in trace order (segment,
 //! then chunk offset) whatever the number of threads, so the output of a
@@ -15,7 +15,10 @@
 //! events, never state carried over from a previous chunk, so a damaged or
 //! skipped chunk cannot change what another chunk yields.
 
-use rayon::prelude::*;
+use std::collections::BTreeMap;
+use std::panic::AssertUnwindSafe;
+use std::sync::mpsc;
+
 use trace_format::model::{Event, EventBody};
 use trace_format::reader::{ChainChecker, ChunkLocation};
 use trace_format::state::{ClockAnchor, State, sysno};
@@ -42,12 +45,19 @@ pub enum Item<T> {
     Notice(String),
 }
 
-/// Chunks handed to the pool at once, per thread: enough to keep every
-/// thread busy, few enough to bound memory (each chunk is up to a few MiB).
+/// Chunks read ahead of the next one to deliver, per thread: enough to
+/// keep every thread busy while one chunk is slow, few enough to bound
+/// memory (each chunk is up to a few MiB, and its results wait for it).
 const WINDOW_PER_THREAD: usize = 4;
 
 /// Runs `work` on every chunk of `reader` on `pool` and calls `sink` with
 /// the results in trace order.
+///
+/// Chunks stream through the pool: a chunk is handed over as soon as the
+/// one `window` places before it has been delivered, so no thread waits for
+/// the slowest chunk of a batch, and `sink` runs on the calling thread
+/// while the pool works. At most `window` chunks are in flight or waiting
+/// to be delivered. A panic in `work` is carried to the calling thread.
 pub fn for_each_chunk<T: Send>(
     reader: &TraceReader,
     pool: &rayon::ThreadPool,
@@ -58,21 +68,42 @@ pub fn for_each_chunk<T: Send>(
         sink(Item::Notice(n.to_string()));
     }
     let window = pool.current_num_threads().max(1) * WINDOW_PER_THREAD;
+    let locs = reader.locations();
     let mut chain = ChainChecker::default();
-    for locs in reader.locations().chunks(window) {
-        let results: Vec<ChunkResult<T>> = pool.install(|| {
-            locs.par_iter()
-                .map(|loc| {
-                    let c = reader.read_chunk(loc)?;
-                    let out = work(&c);
-                    Ok((c.info(), c.hash(), out))
-                })
-                .collect()
-        });
-        for (loc, r) in locs.iter().zip(results) {
-            deliver(loc, r, &mut chain, &mut sink);
+    let (tx, rx) = mpsc::channel::<(usize, std::thread::Result<ChunkResult<T>>)>();
+    let work = &work;
+    pool.in_place_scope(|scope| {
+        let mut waiting: BTreeMap<usize, ChunkResult<T>> = BTreeMap::new();
+        let (mut handed, mut delivered) = (0, 0);
+        while delivered < locs.len() {
+            while handed < locs.len() && handed < delivered + window {
+                let (i, loc, tx) = (handed, &locs[handed], tx.clone());
+                scope.spawn(move |_| {
+                    let r = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                        let c = reader.read_chunk(loc)?;
+                        let out = work(&c);
+                        Ok((c.info(), c.hash(), out))
+                    }));
+                    // The receiver outlives the scope: this cannot fail.
+                    let _ = tx.send((i, r));
+                });
+                handed += 1;
+            }
+            // Every handed chunk sends exactly once and `tx` is still
+            // held here, so this returns once per handed chunk.
+            let Ok((i, r)) = rx.recv() else { break };
+            match r {
+                Ok(r) => {
+                    waiting.insert(i, r);
+                }
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+            while let Some(r) = waiting.remove(&delivered) {
+                deliver(&locs[delivered], r, &mut chain, &mut sink);
+                delivered += 1;
+            }
         }
-    }
+    });
 }
 
 /// A chunk's header, hash and work result, or why it could not be read.

@@ -18,9 +18,9 @@ use std::net::IpAddr;
 use trace_format::model::{Event, EventBody, Fd, Process, SyscallEvent, Value, result_index};
 use trace_format::state::State;
 use trace_format::state::process_table::Proc;
-use trace_format::syscalls::Syscall;
+use trace_format::syscalls::{ArgRef, Syscall};
 
-use super::args;
+use super::args::{self, Form};
 use super::context::TraceContext;
 use super::vocab::{event_type, kind_name};
 use crate::rules::{FieldArg, FieldClass, FieldId, FieldRef, FieldSource, FieldValue};
@@ -58,6 +58,44 @@ type Endpoint = (IpAddr, u16);
 #[derive(Debug, Default)]
 pub struct Scratch {
     buf: String,
+    /// `evt.arg.*` / `evt.rawarg.*` values rendered for the current event,
+    /// the first `args_used` of them: many rules ask for the same argument
+    /// of one event (Falco's files name `evt.arg.flags` 45 times). Their
+    /// strings keep their capacity from event to event.
+    args: Vec<(ArgRef, Form, String)>,
+    args_used: usize,
+}
+
+impl Scratch {
+    /// The rendered value of `(r, form)` for the current event, rendering
+    /// it with `render` the first time; `None` if `render` says there is
+    /// no value (not remembered: rendering it again costs what it did).
+    fn arg(
+        &mut self,
+        r: ArgRef,
+        form: Form,
+        render: impl FnOnce(&mut String) -> bool,
+    ) -> Option<&str> {
+        let used = self.args_used;
+        if let Some(i) = self.args[..used]
+            .iter()
+            .position(|(r2, f2, _)| *r2 == r && *f2 == form)
+        {
+            return Some(&self.args[i].2);
+        }
+        if used == self.args.len() {
+            self.args.push((r, form, String::new()));
+        }
+        let slot = &mut self.args[used];
+        slot.0 = r;
+        slot.1 = form;
+        slot.2.clear();
+        if !render(&mut slot.2) {
+            return None;
+        }
+        self.args_used += 1;
+        Some(&self.args[used].2)
+    }
 }
 
 /// One event with everything its fields are computed from.
@@ -76,6 +114,8 @@ pub struct EventView<'a> {
     /// The syscall, for syscall events the table knows.
     pub syscall: Option<&'static Syscall>,
     focus: Focus<'a>,
+    /// The flags of an open-family call, found on first use.
+    open_flags: std::cell::OnceCell<Option<u64>>,
     scratch: &'a mut Scratch,
 }
 
@@ -93,6 +133,8 @@ impl<'a> EventView<'a> {
         prev_wall_ns: u64,
         scratch: &'a mut Scratch,
     ) -> EventView<'a> {
+        // A new event: nothing rendered for it yet.
+        scratch.args_used = 0;
         let (type_name, syscall) = event_type(ev);
         let focus = match &ev.body {
             EventBody::Syscall(s) => focus(state, ev.pid, s, syscall),
@@ -108,6 +150,7 @@ impl<'a> EventView<'a> {
             type_name,
             syscall,
             focus,
+            open_flags: std::cell::OnceCell::new(),
             scratch,
         }
     }

@@ -192,7 +192,13 @@ impl<'a> EventView<'a> {
         }
     }
 
+    /// The flags of an open-family call (computed once per event: several
+    /// `evt.is_open_*` checks of many rules ask for them).
     pub(super) fn open_flags(&self) -> Option<u64> {
+        *self.open_flags.get_or_init(|| self.find_open_flags())
+    }
+
+    fn find_open_flags(&self) -> Option<u64> {
         let s = self.syscall_event()?;
         let sc = self.syscall?;
         if !is_open(sc) {
@@ -265,10 +271,9 @@ impl<'a> EventView<'a> {
             let flags = self.info()?.exe_flags;
             return self.compose(|buf, _| {
                 match form {
-                    Form::Rendered => buf.push_str(&trace_format::syscalls::render_flags(
-                        &EXE_FLAGS,
-                        flags.into(),
-                    )),
+                    Form::Rendered => {
+                        trace_format::syscalls::render_flags_into(buf, &EXE_FLAGS, flags.into())
+                    }
                     Form::Raw => {
                         let _ = write!(buf, "{flags}");
                     }
@@ -286,7 +291,11 @@ impl<'a> EventView<'a> {
             FieldArg::None => return None,
         };
         let ctx = self.ctx;
-        self.compose(|buf, _| args::render_param(buf, s, r, kind, form, ctx))
+        self.scratch
+            .arg(r, form, |buf| {
+                args::render_param(buf, s, r, kind, form, ctx)
+            })
+            .map(FieldValue::Str)
     }
 
     pub(super) fn time(&mut self, fmt: &'static str) -> Option<FieldValue<'_>> {
