@@ -29,12 +29,13 @@
 
 use trace_format::syscalls::{self, SyscallSet, group};
 
-/// Whether capture records any syscall from one stop. Off: the e2e test
-/// `capture_stops` saw 592-599 of 600 reads with a named fd when run under
-/// CI's load, so the fd table may not stay exact with two threads; until
-/// that is understood every recorded syscall keeps its exit stop (issue
-/// 19). The rule below is kept, tested, and used when this is on.
-pub const ENABLED: bool = false;
+/// Whether capture records any syscall from one stop. It was switched off
+/// for a while because `capture_stops` lost track of a few of 600 reads
+/// under load; the losses were in its two-stop half: a `close` recorded at
+/// its exit stop could come after another thread's `open` that reused the
+/// number, and the fd table dropped the new fd. The table now keeps an fd
+/// installed after a close entered (`FdTable::close`), in both halves.
+pub const ENABLED: bool = true;
 
 /// The syscalls recorded from their entry stop alone under the filter
 /// built from `spec` (a `--syscalls` spec); empty when `filtered` is false

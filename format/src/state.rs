@@ -116,6 +116,8 @@ impl ClockAnchor {
 pub struct State {
     table: ProcessTable,
     anchor: ClockAnchor,
+    /// The time of the event being applied (fds installed by it get it).
+    now: u64,
 }
 
 const O_APPEND: u32 = 0o2000;
@@ -133,6 +135,7 @@ impl State {
         State {
             table: ProcessTable::default(),
             anchor,
+            now: 0,
         }
     }
 
@@ -166,6 +169,7 @@ impl State {
     /// Applies one event. Must be called after the event was handed to the
     /// writer (see the module invariant).
     pub fn apply(&mut self, ev: &Event) {
+        self.now = ev.ts;
         match &ev.body {
             EventBody::Syscall(s) => self.syscall(ev.pid, ev.tid, s),
             EventBody::ProcessStart(p) => self.table.start(
@@ -211,7 +215,7 @@ impl State {
             // observed return (recorded from its entry stop only, or its
             // thread died in it) released it too.
             if s.id == CLOSE && (s.no_return || s.ret != -(libc::EBADF as i64)) {
-                self.close(pid, arg(s, 0) as i32);
+                self.close(pid, arg(s, 0) as i32, entered(s, self.now));
             }
             return;
         }
@@ -239,7 +243,7 @@ impl State {
                 };
                 self.install(pid, ret as i32, file_entry(kind, path, flags));
             }
-            CLOSE => self.close(pid, a(0) as i32),
+            CLOSE => self.close(pid, a(0) as i32, entered(s, self.now)),
             CLOSE_RANGE => {
                 const CLOSE_RANGE_UNSHARE: u64 = 2;
                 const CLOSE_RANGE_CLOEXEC: u64 = 4;
@@ -247,7 +251,12 @@ impl State {
                     self.table.unshare_fds(pid);
                 }
                 if let Some(t) = self.table.fds_mut(pid) {
-                    t.close_range(a(0) as u32, a(1) as u32, a(2) & CLOSE_RANGE_CLOEXEC != 0);
+                    t.close_range(
+                        a(0) as u32,
+                        a(1) as u32,
+                        a(2) & CLOSE_RANGE_CLOEXEC != 0,
+                        entered(s, self.now),
+                    );
                 }
             }
             DUP => self.dup(pid, a(0) as i32, ret as i32, false),
@@ -529,18 +538,19 @@ impl State {
         }
     }
 
-    fn install(&mut self, pid: i32, fd: i32, e: Entry) {
+    fn install(&mut self, pid: i32, fd: i32, mut e: Entry) {
         if fd < 0 {
             return;
         }
+        e.since = self.now;
         if let Some(t) = self.table.fds_mut(pid) {
             t.insert(fd, e);
         }
     }
 
-    fn close(&mut self, pid: i32, fd: i32) {
+    fn close(&mut self, pid: i32, fd: i32, entered: u64) {
         if let Some(t) = self.table.fds_mut(pid) {
-            t.remove(fd);
+            t.close(fd, entered);
         }
     }
 
@@ -549,7 +559,7 @@ impl State {
             return;
         }
         if let Some(t) = self.table.fds_mut(pid) {
-            t.dup(old, new, cloexec);
+            t.dup(old, new, cloexec, self.now);
         }
     }
 }
@@ -689,6 +699,13 @@ fn socket_kind(family: u16) -> FdKind {
         AF_NETLINK => FdKind::NetlinkSocket,
         _ => FdKind::OtherSocket,
     }
+}
+
+/// When a syscall recorded at `ts` entered the kernel (its duration is
+/// capped at `u32::MAX` ns, about 4.3 s: a longer call counts as entered
+/// that long before it returned).
+fn entered(s: &SyscallEvent, ts: u64) -> u64 {
+    ts.saturating_sub(u64::from(s.duration_ns))
 }
 
 fn file_entry(kind: FdKind, path: Vec<u8>, flags: u32) -> Entry {

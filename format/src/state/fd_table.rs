@@ -12,10 +12,22 @@ use crate::model::{Fd, FdKind, SocketInfo};
 pub const O_CLOEXEC: u32 = 0o2000000;
 
 /// An fd as the table holds it.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default)]
 pub struct Entry {
     pub fd: Fd,
+    /// When the fd was installed: the (monotonic) time of the event that
+    /// created it, 0 for one seeded from `/proc` or a snapshot. Not part of
+    /// the fd's identity (equality ignores it).
+    pub since: u64,
 }
+
+impl PartialEq for Entry {
+    fn eq(&self, other: &Entry) -> bool {
+        self.fd == other.fd
+    }
+}
+
+impl Eq for Entry {}
 
 /// An fd table.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -42,16 +54,34 @@ impl FdTable {
         self.fds.remove(&fd)
     }
 
+    /// A close of `fd` that entered the kernel at `entered`: removes the fd
+    /// unless it was installed after that.
+    ///
+    /// **Invariant:** a close releases the fd that was there when it
+    /// entered, never a later one. A close is recorded when it returns, so
+    /// another thread sharing the table can reuse the number in between
+    /// (the kernel releases it before `close` returns) and its `open` is
+    /// recorded first; that newer fd stays. An fd installed at or before
+    /// the close's entry is the one it closed. Tested in `state/tests.rs`
+    /// and, on a real two-thread program, in `tests/tests/capture_stops.rs`.
+    pub fn close(&mut self, fd: i32, entered: u64) {
+        if self.fds.get(&fd).is_some_and(|e| e.since <= entered) {
+            self.fds.remove(&fd);
+        }
+    }
+
     /// dup/dup2/dup3/F_DUPFD: `new` refers to what `old` does; the close-on-
-    /// exec flag is per fd, set only when `cloexec`.
-    pub fn dup(&mut self, old: i32, new: i32, cloexec: bool) {
+    /// exec flag is per fd, set only when `cloexec`; installed at `since`.
+    pub fn dup(&mut self, old: i32, new: i32, cloexec: bool, since: u64) {
         let mut e = self.fds.get(&old).cloned().unwrap_or_default();
         e.fd.flags = (e.fd.flags & !O_CLOEXEC) | if cloexec { O_CLOEXEC } else { 0 };
+        e.since = since;
         self.insert(new, e);
     }
 
-    /// close_range(first, last, flags).
-    pub fn close_range(&mut self, first: u32, last: u32, set_cloexec: bool) {
+    /// close_range(first, last, flags), entered at `entered`: as
+    /// [`FdTable::close`], fds installed after the call entered stay.
+    pub fn close_range(&mut self, first: u32, last: u32, set_cloexec: bool, entered: u64) {
         let (first, last) = (
             first.min(i32::MAX as u32) as i32,
             last.min(i32::MAX as u32) as i32,
@@ -64,7 +94,12 @@ impl FdTable {
                 e.fd.flags |= O_CLOEXEC;
             }
         } else {
-            let doomed: Vec<i32> = self.fds.range(first..=last).map(|(k, _)| *k).collect();
+            let doomed: Vec<i32> = self
+                .fds
+                .range(first..=last)
+                .filter(|(_, e)| e.since <= entered)
+                .map(|(k, _)| *k)
+                .collect();
             for k in doomed {
                 self.fds.remove(&k);
             }
@@ -100,6 +135,7 @@ pub fn anon(kind: FdKind, name: &str, flags: u32) -> Entry {
             flags,
             ..Fd::default()
         },
+        since: 0,
     }
 }
 
@@ -167,6 +203,7 @@ mod tests {
                 flags,
                 ..Fd::default()
             },
+            since: 0,
         }
     }
 
@@ -174,16 +211,38 @@ mod tests {
     fn dup_close_range_exec() {
         let mut t = FdTable::default();
         t.insert(3, file("/a", O_CLOEXEC));
-        t.dup(3, 7, false);
+        t.dup(3, 7, false, 0);
         assert_eq!(t.get(7).map(|e| e.fd.flags), Some(0));
         assert_eq!(t.get(7).map(|e| e.fd.num), Some(7));
         t.insert(8, file("/b", 0));
         t.exec();
         assert!(t.get(3).is_none());
         assert!(t.get(7).is_some());
-        t.close_range(8, u32::MAX, true);
+        t.close_range(8, u32::MAX, true, 0);
         assert_eq!(t.get(8).map(|e| e.fd.flags), Some(O_CLOEXEC));
-        t.close_range(0, u32::MAX, false);
+        t.close_range(0, u32::MAX, false, 0);
+        assert!(t.is_empty());
+    }
+
+    #[test]
+    fn a_close_spares_an_fd_installed_after_it_entered() {
+        let mut t = FdTable::default();
+        let mut e = file("/old", 0);
+        e.since = 100;
+        t.insert(3, e);
+        // Entered at 150, after /old was installed: closes it.
+        t.close(3, 150);
+        assert!(t.get(3).is_none());
+        // Another thread reused 3 at 300, recorded before the close that
+        // entered at 250: the newer fd stays.
+        let mut e = file("/new", 0);
+        e.since = 300;
+        t.insert(3, e);
+        t.close(3, 250);
+        assert_eq!(t.get(3).map(|e| e.fd.path.clone()), Some(b"/new".to_vec()));
+        t.close_range(0, 10, false, 250);
+        assert!(t.get(3).is_some());
+        t.close_range(0, 10, false, 300);
         assert!(t.is_empty());
     }
 

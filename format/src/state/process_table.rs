@@ -85,7 +85,7 @@ impl ProcessTable {
         let mut table = FdTable::default();
         for fd in fds {
             let num = fd.num;
-            table.insert(num, super::fd_table::Entry { fd });
+            table.insert(num, super::fd_table::Entry { fd, since: 0 });
         }
         let threads = std::mem::take(&mut info.threads);
         let cwd = std::mem::take(&mut info.cwd);

@@ -366,3 +366,31 @@ fn close_releases_its_fd_whatever_was_observed_of_its_return() {
     ));
     assert_eq!(fds(&s, 10), vec![(5, "/tmp/a".into())]);
 }
+
+#[test]
+fn a_close_recorded_after_another_threads_reuse_keeps_the_new_fd() {
+    // Thread 10 opens fd 3 at t=10 and closes it (entered t=40, returned
+    // t=60); thread 11 of the same process reuses 3 (open returned at
+    // t=50), recorded before the close returned.
+    let mut s = state_with(10);
+    let at = |ts: u64, tid: i32, id: u16, args: &[u64], ret: i64, dur: u32, p: Vec<Param>| Event {
+        ts,
+        tid,
+        pid: 10,
+        body: EventBody::Syscall(SyscallEvent {
+            id,
+            args: args.to_vec(),
+            ret,
+            duration_ns: dur,
+            params: p,
+            ..SyscallEvent::default()
+        }),
+    };
+    s.apply(&at(10, 10, OPEN, &[0, 0], 3, 5, vec![path(0, "/tmp/old")]));
+    s.apply(&at(50, 11, OPEN, &[0, 0], 3, 5, vec![path(0, "/tmp/new")]));
+    s.apply(&at(60, 10, CLOSE, &[3], 0, 20, vec![]));
+    assert_eq!(fds(&s, 10), vec![(3, "/tmp/new".into())]);
+    // A close that entered after the reuse closes it.
+    s.apply(&at(80, 11, CLOSE, &[3], 0, 10, vec![]));
+    assert_eq!(fds(&s, 10), vec![]);
+}
