@@ -17,15 +17,16 @@
 //!   │  parser.rs    condition text -> ast.rs Expr           (ParseError, with position)
 //!   │  macros expanded on the tree (ExprKind::Expanded keeps the name for messages)
 //!   │  exceptions appended as `(cond) and not (...)` text before parsing
-//!   │  compile.rs   Expr -> eval.rs Filter: fields resolved (fields.rs), constants typed
-//!   │               (CompileError, with position and macro)
+//!   │  compile.rs   Expr -> eval.rs Filter: fields resolved (fields.rs), constants typed,
+//!   │               each expanded macro given a memo slot (CompileError, with position and macro)
 //!   │  output.rs    output format -> OutputTemplate
 //!   │  evttype.rs   Expr -> EvtTypes (which event types the rule can match)
 //!   ▼
 //! ruleset.rs: CompiledRuleset: rules in definition order, indexed by event type
 //!   │  event_type(name) -> EventType        (once per syscall, by the integrator)
 //!   │  match_event(&mut source, EventType)  -> matching rules (first or all)
-//!   │               evaluated through source.rs (FieldSource), glob.rs for `glob`
+//!   │               evaluated through source.rs (FieldSource), glob.rs for `glob`;
+//!   │               a macro's result is computed once per event (eval.rs Memo)
 //!   ▼
 //! CompiledRule { output: OutputTemplate, priority, tags, ... } -> render(&mut source)
 //! ```

@@ -35,6 +35,9 @@ pub struct CompileError {
 pub struct FieldTable {
     refs: Vec<FieldRef>,
     index: HashMap<(FieldId, FieldArg), u32>,
+    /// Expanded macros, each given a dense slot in the per-event memo
+    /// ([`super::eval::Memo`]).
+    macros: HashMap<String, u32>,
 }
 
 impl FieldTable {
@@ -54,6 +57,21 @@ impl FieldTable {
     /// All fields, by slot.
     pub fn refs(&self) -> &[FieldRef] {
         &self.refs
+    }
+
+    /// The memo slot of macro `name`, adding it if new.
+    fn macro_slot(&mut self, name: &str) -> u32 {
+        let next = u32::try_from(self.macros.len()).unwrap_or(u32::MAX);
+        if let Some(&slot) = self.macros.get(name) {
+            return slot;
+        }
+        self.macros.insert(name.to_owned(), next);
+        next
+    }
+
+    /// How many macro slots the compiled filters use.
+    pub fn macro_slots(&self) -> usize {
+        self.macros.len()
     }
 }
 
@@ -107,7 +125,7 @@ impl Compiler<'_> {
                 let saved = self.macro_name.replace(name.clone());
                 let r = self.expr(body);
                 self.macro_name = saved;
-                r?
+                Node::Memo(self.table.macro_slot(name), Box::new(r?))
             }
             ExprKind::Exists(op) => {
                 let (lhs, _) = self.operand(op)?;

@@ -31,7 +31,53 @@ pub struct Filter {
 impl Filter {
     /// Evaluates the condition against the current event of `src`.
     pub fn eval<S: FieldSource + ?Sized>(&self, src: &mut S) -> bool {
-        self.root.eval(src)
+        self.root.eval(src, &mut Memo::default())
+    }
+
+    /// [`Filter::eval`], sharing `memo` with the other filters evaluated on
+    /// the same event (cleared by the caller between events).
+    pub fn eval_with<S: FieldSource + ?Sized>(&self, src: &mut S, memo: &mut Memo) -> bool {
+        self.root.eval(src, memo)
+    }
+}
+
+/// What each expanded macro evaluated to on the current event, by slot.
+///
+/// A macro's body is the same tree wherever it is used (lists and macros
+/// are resolved once per ruleset) and evaluating it reads the event and
+/// nothing else, so its result on one event is the same in every rule:
+/// Falco's files repeat `open_read`, `spawned_process` or `container` in
+/// dozens of rules, and each is evaluated once per event.
+///
+/// **Invariant:** a memo holds results of one event only; whoever
+/// evaluates several filters on an event calls [`Memo::reset`] before the
+/// first (tested: `rules::eval::tests::memo_is_per_event`).
+#[derive(Debug, Default)]
+pub struct Memo {
+    /// 0: not evaluated yet; 1: false; 2: true. Slots beyond the end are
+    /// not evaluated yet.
+    vals: Vec<u8>,
+}
+
+impl Memo {
+    /// Forgets every result, for a new event with `slots` macro slots.
+    pub fn reset(&mut self, slots: usize) {
+        self.vals.clear();
+        self.vals.resize(slots, 0);
+    }
+
+    fn get(&self, slot: u32) -> Option<bool> {
+        match self.vals.get(slot as usize) {
+            Some(1) => Some(false),
+            Some(2) => Some(true),
+            _ => None,
+        }
+    }
+
+    fn set(&mut self, slot: u32, v: bool) {
+        if let Some(x) = self.vals.get_mut(slot as usize) {
+            *x = 1 + u8::from(v);
+        }
     }
 }
 
@@ -41,6 +87,8 @@ pub(crate) enum Node {
     Or(Box<[Node]>),
     Not(Box<Node>),
     Check(Box<Check>),
+    /// An expanded macro: its slot in the [`Memo`] and its body.
+    Memo(u32, Box<Node>),
 }
 
 #[derive(Debug)]
@@ -196,12 +244,20 @@ impl IpNet {
 }
 
 impl Node {
-    fn eval<S: FieldSource + ?Sized>(&self, src: &mut S) -> bool {
+    fn eval<S: FieldSource + ?Sized>(&self, src: &mut S, memo: &mut Memo) -> bool {
         match self {
-            Node::And(c) => c.iter().all(|n| n.eval(src)),
-            Node::Or(c) => c.iter().any(|n| n.eval(src)),
-            Node::Not(n) => !n.eval(src),
+            Node::And(c) => c.iter().all(|n| n.eval(src, memo)),
+            Node::Or(c) => c.iter().any(|n| n.eval(src, memo)),
+            Node::Not(n) => !n.eval(src, memo),
             Node::Check(c) => c.eval(src),
+            Node::Memo(slot, body) => match memo.get(*slot) {
+                Some(v) => v,
+                None => {
+                    let v = body.eval(src, memo);
+                    memo.set(*slot, v);
+                    v
+                }
+            },
         }
     }
 }
@@ -496,6 +552,72 @@ fn compare_dynamic(op: BinOp, l: FieldValue<'_>, r: FieldValue<'_>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rules::{FieldId, FieldRef, LoadOptions, RuleMatching, RulesetLoader};
+
+    /// An event with a process name, counting the field reads.
+    struct Ev {
+        name: &'static str,
+        reads: usize,
+    }
+
+    impl FieldSource for Ev {
+        fn get(&mut self, f: &FieldRef) -> Option<FieldValue<'_>> {
+            self.reads += 1;
+            match f.id {
+                FieldId::ProcName => Some(FieldValue::Str(self.name)),
+                FieldId::EvtType => Some(FieldValue::Str("execve")),
+                _ => None,
+            }
+        }
+    }
+
+    #[test]
+    fn memo_is_per_event() {
+        // Three rules share the macro `shell`; one negates it.
+        let yaml = r#"
+- macro: shell
+  condition: proc.name in (sh, bash) and evt.type = execve
+- rule: a
+  desc: a
+  condition: evt.type = execve and shell
+  output: a
+  priority: WARNING
+- rule: b
+  desc: b
+  condition: evt.type = execve and shell and proc.name = bash
+  output: b
+  priority: WARNING
+- rule: c
+  desc: c
+  condition: evt.type = execve and not shell
+  output: c
+  priority: WARNING
+"#;
+        let mut l = RulesetLoader::new();
+        l.load_str("memo.yaml", yaml).unwrap();
+        let set = l
+            .compile(&LoadOptions {
+                rule_matching: RuleMatching::All,
+                ..LoadOptions::default()
+            })
+            .unwrap();
+        let execve = set.event_type("execve");
+        let fire = |name: &'static str| {
+            let mut ev = Ev { name, reads: 0 };
+            let names: Vec<String> = set
+                .match_event(&mut ev, execve)
+                .iter()
+                .map(|r| r.name.clone())
+                .collect();
+            (names, ev.reads)
+        };
+        // The macro's two reads happen once, not once per rule: 3 rules
+        // x 1 `evt.type` + 2 for the macro + 1 for rule b's own check.
+        assert_eq!(fire("bash"), (vec!["a".to_string(), "b".to_string()], 6));
+        // The next event gets its own results, not the last event's.
+        assert_eq!(fire("ls").0, vec!["c".to_string()]);
+        assert_eq!(fire("sh").0, vec!["a".to_string()]);
+    }
 
     #[test]
     fn networks() {

@@ -7,12 +7,13 @@
 //! **Invariant:** a rule is evaluated only for the event types its condition
 //! can match ([`EvtTypes`]); rules matching any type are evaluated for all.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 
 use super::ast::Expr;
 use super::compile::FieldTable;
 use super::error::Diagnostic;
-use super::eval::Filter;
+use super::eval::{Filter, Memo};
 use super::evttype::EvtTypes;
 use super::fields::FieldRef;
 use super::load::{LoadOptions, RuleMatching};
@@ -65,6 +66,8 @@ pub struct CompiledRuleset {
     /// Per event type: indices of active rules to evaluate, in order.
     /// Slot 0 is for names no rule mentions.
     per_type: Vec<Box<[u32]>>,
+    /// Macro slots of the rules' filters (the per-event [`Memo`]).
+    memo_slots: usize,
 }
 
 impl CompiledRuleset {
@@ -96,6 +99,7 @@ impl CompiledRuleset {
             per_type.push(Self::select(&rules, &active, Some(name)));
         }
         CompiledRuleset {
+            memo_slots: fields.macro_slots(),
             rules,
             fields,
             warnings,
@@ -170,14 +174,30 @@ impl CompiledRuleset {
         evt: EventType,
         mut f: impl FnMut(&'r CompiledRule) -> bool,
     ) {
-        let Some(list) = self.per_type.get(evt.0 as usize) else {
+        let Some(list) = self.per_type.get(evt.0 as usize).filter(|l| !l.is_empty()) else {
             return;
         };
-        for &i in list.iter() {
-            let r = &self.rules[i as usize];
-            if r.filter.eval(src) && (!f(r) || self.matching == RuleMatching::First) {
-                return;
-            }
+        thread_local! {
+            /// The macro results of the event being matched on this thread.
+            static MEMO: RefCell<Memo> = RefCell::new(Memo::default());
         }
+        MEMO.with(|m| {
+            // A fresh memo if this thread is already matching (a callback
+            // matching another event): never results of another event.
+            let mut fresh = Memo::default();
+            let mut held = m.try_borrow_mut();
+            let memo = match held.as_deref_mut() {
+                Ok(m) => m,
+                Err(_) => &mut fresh,
+            };
+            memo.reset(self.memo_slots);
+            for &i in list.iter() {
+                let r = &self.rules[i as usize];
+                if r.filter.eval_with(src, memo) && (!f(r) || self.matching == RuleMatching::First)
+                {
+                    return;
+                }
+            }
+        })
     }
 }
