@@ -52,6 +52,38 @@ struct Cols<'a> {
     o_next: usize,
     prev_ts: u64,
     prev_tid: i32,
+    /// Values with buffers that a parameter slot gave up when it took a
+    /// value of another kind (an `open`'s path, then a `read`'s bytes),
+    /// kept so that the next value of their kind reuses their buffers.
+    spares: Vec<Value>,
+}
+
+/// How many [`Cols::spares`] are kept (each holds at most one chunk's
+/// largest value per buffer).
+const MAX_SPARES: usize = 8;
+
+/// Whether `v` is a value of the column kind `kind`.
+fn same_kind(v: &Value, kind: u8) -> bool {
+    matches!(
+        (v, fb::Value(kind)),
+        (Value::Path { .. }, fb::Value::PathValue)
+            | (Value::Str(_), fb::Value::StrValue)
+            | (Value::Bytes { .. }, fb::Value::BytesValue)
+            | (Value::StrList { .. }, fb::Value::StrListValue)
+            | (Value::SockAddr(_), fb::Value::SockAddrValue)
+    )
+}
+
+/// Whether `v` owns buffers worth keeping.
+fn has_buffers(v: &Value) -> bool {
+    matches!(
+        v,
+        Value::Path { .. }
+            | Value::Str(_)
+            | Value::Bytes { .. }
+            | Value::StrList { .. }
+            | Value::SockAddr(_)
+    )
 }
 
 /// Why a column walk stopped: the column that was short or bad.
@@ -107,6 +139,7 @@ impl<'a> Cursor<'a> {
                     o_next: 0,
                     prev_ts: root.header().first_ts(),
                     prev_tid: 0,
+                    spares: Vec::new(),
                 };
                 Cursor {
                     len: kinds.len(),
@@ -243,13 +276,37 @@ impl Cols<'_> {
             }
             n += 1;
         }
-        s.params.truncate(n);
+        for p in s.params.drain(n..) {
+            self.keep_spare(p.value);
+        }
         Ok(())
     }
 
+    fn keep_spare(&mut self, v: Value) {
+        if has_buffers(&v) && self.spares.len() < MAX_SPARES {
+            self.spares.push(v);
+        }
+    }
+
     /// Fills `slot` with the next value of `kind`, reusing its buffers when
-    /// it already holds that kind.
+    /// it already holds that kind, or a spare's of that kind.
     fn value(&mut self, kind: u8, slot: &mut Value) -> Result<(), Damage> {
+        if !same_kind(slot, kind) {
+            match self.spares.iter().position(|v| same_kind(v, kind)) {
+                // The slot takes the spare; the spare place takes the
+                // slot's old value (and its buffers).
+                Some(i) => {
+                    std::mem::swap(slot, &mut self.spares[i]);
+                    if !has_buffers(&self.spares[i]) {
+                        self.spares.swap_remove(i);
+                    }
+                }
+                None => {
+                    let old = std::mem::replace(slot, Value::Int(0));
+                    self.keep_spare(old);
+                }
+            }
+        }
         let int = |r: &mut Reader<'_>, what| r.next_signed().ok_or(what);
         let word = |r: &mut Reader<'_>, what| r.next().ok_or(what);
         match fb::Value(kind) {
