@@ -180,7 +180,12 @@ impl State {
                 self.anchor.wall(ev.ts),
             ),
             EventBody::Exec(x) => self.exec(ev.pid, ev.ts, x),
-            EventBody::ThreadExit(x) => self.table.exit(ev.tid, x.process_exit),
+            EventBody::ThreadExit(x) => {
+                if x.process_exit {
+                    self.table.forget_unknown(ev.pid);
+                }
+                self.table.exit(ev.tid, x.process_exit)
+            }
             EventBody::Signal(_) | EventBody::Marker(_) => {}
         }
     }

@@ -287,3 +287,31 @@ fn min_priority_and_rule_matching() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a priority"));
 }
+
+#[test]
+fn fds_of_a_process_no_snapshot_knows_are_named() {
+    // The synthetic sample's pids have no snapshot entry and no start
+    // event; their opens still name their fds (sysdig 0.29 matches the same
+    // 1,665 opens of its .scap export: BENCHMARKS.md, issue 17).
+    let trace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../samples/traces/synthetic-web.zst");
+    let out = replay(&[
+        trace.as_os_str(),
+        OsStr::new("-q"),
+        OsStr::new("--filter"),
+        OsStr::new("evt.type=openat and fd.name contains etc"),
+    ]);
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 1665);
+    let out = replay(&[
+        trace.as_os_str(),
+        OsStr::new("-q"),
+        OsStr::new("--filter"),
+        OsStr::new("evt.num=1"),
+        OsStr::new("--format"),
+        OsStr::new("%proc.name %fd.name"),
+    ]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "<NA> /usr/share/nginx/html/index.html"
+    );
+}

@@ -35,6 +35,12 @@ pub struct ProcessTable {
     fd_tables: HashMap<u64, FdTable>,
     fs: HashMap<u64, Vec<u8>>,
     next_id: u64,
+    /// The fd tables of processes the table does not know (events of a pid
+    /// with no snapshot entry or start: a synthetic trace, an imported
+    /// `.scap` whose process list missed it), as libsinsp keeps fds for a
+    /// thread it made up. Dropped when the process starts, is seeded or
+    /// exits; not in snapshots (there is no process to hold them).
+    unknown_fds: HashMap<i32, FdTable>,
 }
 
 /// How far an ancestor walk goes ([`ProcessTable::ancestors`]).
@@ -81,6 +87,7 @@ impl ProcessTable {
     /// Adds a process seeded from `/proc` (attach), replacing any entry.
     pub fn seed(&mut self, mut info: Process) {
         self.remove_process(info.pid);
+        self.unknown_fds.remove(&info.pid);
         let fds = std::mem::take(&mut info.fds);
         let mut table = FdTable::default();
         for fd in fds {
@@ -126,6 +133,7 @@ impl ProcessTable {
         wall_ns: u64,
     ) {
         use clone_flags::*;
+        self.unknown_fds.remove(&child_pid);
         let parent_pid = self.tids.get(&parent_tid).copied();
         let parent_comm = parent_pid
             .and_then(|p| self.procs.get(&p))
@@ -333,14 +341,24 @@ impl ProcessTable {
 
     /// The fd table of process `pid`.
     pub fn fds(&self, pid: i32) -> Option<&FdTable> {
-        self.procs
-            .get(&pid)
-            .and_then(|p| self.fd_tables.get(&p.fd_table))
+        match self.procs.get(&pid) {
+            Some(p) => self.fd_tables.get(&p.fd_table),
+            None => self.unknown_fds.get(&pid),
+        }
     }
 
+    /// The fd table of process `pid`; for a pid the table does not know,
+    /// a table of its own (see `unknown_fds`).
     pub fn fds_mut(&mut self, pid: i32) -> Option<&mut FdTable> {
-        let id = self.procs.get(&pid)?.fd_table;
-        self.fd_tables.get_mut(&id)
+        match self.procs.get(&pid) {
+            Some(p) => self.fd_tables.get_mut(&p.fd_table),
+            None => Some(self.unknown_fds.entry(pid).or_default()),
+        }
+    }
+
+    /// An unknown process `pid` exited: its fds go.
+    pub fn forget_unknown(&mut self, pid: i32) {
+        self.unknown_fds.remove(&pid);
     }
 
     /// Gives process `pid` a private copy of its fd table.

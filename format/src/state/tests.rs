@@ -394,3 +394,28 @@ fn a_close_recorded_after_another_threads_reuse_keeps_the_new_fd() {
     s.apply(&at(80, 11, CLOSE, &[3], 0, 10, vec![]));
     assert_eq!(fds(&s, 10), vec![]);
 }
+
+#[test]
+fn a_process_the_state_does_not_know_still_has_its_fds() {
+    // Pid 77 has no snapshot entry and no start (a synthetic trace, an
+    // imported capture whose process list missed it): its opens are kept,
+    // as libsinsp keeps them for a thread it made up; no process appears.
+    let mut s = State::default();
+    s.apply(&sys(77, OPEN, &[0, 0], 5, vec![path(0, "/etc/passwd")]));
+    assert_eq!(
+        s.fd(77, 5).map(|e| e.fd.path.clone()),
+        Some(b"/etc/passwd".to_vec())
+    );
+    assert!(s.table().process(77).is_none());
+    assert!(s.snapshot().processes.is_empty());
+    s.apply(&sys(77, CLOSE, &[5], 0, vec![]));
+    assert!(s.fd(77, 5).is_none());
+    // Once the process is known, the made-up table is gone.
+    s.apply(&sys(77, OPEN, &[0, 0], 6, vec![path(0, "/etc/group")]));
+    s.seed(Process {
+        pid: 77,
+        comm: b"x".to_vec(),
+        ..Process::default()
+    });
+    assert!(s.fd(77, 6).is_none());
+}
