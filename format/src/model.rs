@@ -14,7 +14,9 @@ pub mod result_index {
     /// recvmsg, getdents64, readlink, ...), up to the snaplen.
     pub const BUFFER_OUT: u8 = 16;
     /// The peer address returned through memory (accept, accept4, recvfrom,
-    /// recvmsg, getpeername, getsockname).
+    /// recvmsg, getpeername, getsockname); for connect, the peer as the
+    /// kernel reported it after the call (a `.scap` tuple read by replay;
+    /// capture does not record it).
     pub const SOCKADDR_OUT: u8 = 17;
     /// What the fd argument referred to when the syscall ran, as the tracer's
     /// fd table knew it (a path, or a socket's endpoints as text).

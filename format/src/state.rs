@@ -314,7 +314,13 @@ impl State {
                 }
             }
             CONNECT | BIND => {
-                let addr = sockaddr_param(s, 1);
+                // A connect's peer as reported after the call (an imported
+                // `.scap` tuple), else the address it was given.
+                let addr = match s.id {
+                    CONNECT => sockaddr_param(s, result_index::SOCKADDR_OUT)
+                        .or_else(|| sockaddr_param(s, 1)),
+                    _ => sockaddr_param(s, 1),
+                };
                 let extra = sockaddr_param(s, result_index::EXTRA);
                 let connect = s.id == CONNECT;
                 if let Some(e) = self.table.fds_mut(pid).and_then(|t| t.get_mut(a(0) as i32)) {

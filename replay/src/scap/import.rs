@@ -402,6 +402,40 @@ fn sockaddr(p: &[u8]) -> Option<SockAddr> {
     Some(a)
 }
 
+/// A `PT_SOCKTUPLE`: the client end, then the server end (libscap's
+/// order for connect and accept alike); a unix socket's path on both.
+fn socktuple(p: &[u8]) -> Option<(SockAddr, SockAddr)> {
+    fn end(c: &mut Cur<'_>, fam: u8, n: usize) -> Option<SockAddr> {
+        Some(SockAddr {
+            family: u16::from(fam),
+            addr: c.take(n)?.to_vec(),
+            port: c.u16()?,
+            ..SockAddr::default()
+        })
+    }
+    let mut c = Cur::new(p);
+    let fam = c.u8()?;
+    match fam {
+        2 | 10 => {
+            let n = if fam == 2 { 4 } else { 16 };
+            let client = end(&mut c, fam, n)?;
+            let server = end(&mut c, fam, n)?;
+            Some((client, server))
+        }
+        1 => {
+            // Two kernel pointers, then the path.
+            c.take(16)?;
+            let a = SockAddr {
+                family: 1,
+                path: strp(c.b),
+                ..SockAddr::default()
+            };
+            Some((a.clone(), a))
+        }
+        _ => None,
+    }
+}
+
 /// The syscall a driver event type stands for (`_E` numbers).
 fn syscall_of(t: u16) -> Option<&'static str> {
     Some(match t {
@@ -909,11 +943,31 @@ impl Importer {
             "setuid" | "setgid" => arg(&mut s, 0, i64p(e(0))),
             "connect" => {
                 arg(&mut s, 0, i64p(e(0)));
-                if let Some(a) = sockaddr(e(1)) {
-                    put(&mut s, 1, Value::SockAddr(a));
+                let tuple = socktuple(x(1));
+                // The address from the entry event, else (older event
+                // versions have none) the tuple's server end.
+                match (sockaddr(e(1)), &tuple) {
+                    (Some(a), _) => put(&mut s, 1, Value::SockAddr(a)),
+                    (None, Some((_, server))) => put(&mut s, 1, Value::SockAddr(server.clone())),
+                    (None, None) => {}
+                }
+                // The tuple is the socket's ends as the kernel reported
+                // them after the call: libsinsp names the fd from it.
+                if let Some((client, server)) = tuple {
+                    put(&mut s, result_index::SOCKADDR_OUT, Value::SockAddr(server));
+                    put(&mut s, result_index::EXTRA, Value::SockAddr(client));
                 }
             }
-            "accept4" => arg(&mut s, 3, i64p(e(0))),
+            "accept" | "accept4" => {
+                if name == "accept4" {
+                    arg(&mut s, 3, i64p(e(0)));
+                }
+                // The peer is the client end, the local address the server's.
+                if let Some((client, server)) = socktuple(x(1)) {
+                    put(&mut s, result_index::SOCKADDR_OUT, Value::SockAddr(client));
+                    put(&mut s, result_index::EXTRA, Value::SockAddr(server));
+                }
+            }
             "pipe" => {
                 let v = Value::FdPair(i64p(x(1)) as i32, i64p(x(2)) as i32);
                 put(&mut s, result_index::FD_PAIR, v);
