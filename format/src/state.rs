@@ -554,7 +554,7 @@ impl State {
             return;
         }
         e.since = self.now;
-        if let Some(t) = self.table.fds_mut(pid) {
+        if let Some(t) = self.table.fds_to_install(pid) {
             t.insert(fd, e);
         }
     }
@@ -569,7 +569,7 @@ impl State {
         if new < 0 || old == new {
             return;
         }
-        if let Some(t) = self.table.fds_mut(pid) {
+        if let Some(t) = self.table.fds_to_install(pid) {
             t.dup(old, new, cloexec, self.now);
         }
     }

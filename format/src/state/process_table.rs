@@ -347,9 +347,18 @@ impl ProcessTable {
         }
     }
 
-    /// The fd table of process `pid`; for a pid the table does not know,
-    /// a table of its own (see `unknown_fds`).
+    /// The fd table of process `pid`, if it has one.
     pub fn fds_mut(&mut self, pid: i32) -> Option<&mut FdTable> {
+        match self.procs.get(&pid) {
+            Some(p) => self.fd_tables.get_mut(&p.fd_table),
+            None => self.unknown_fds.get_mut(&pid),
+        }
+    }
+
+    /// The fd table an fd of process `pid` is installed in: for a pid the
+    /// table does not know, a table of its own, made by its first fd (see
+    /// `unknown_fds`; a close or a lookup makes none).
+    pub fn fds_to_install(&mut self, pid: i32) -> Option<&mut FdTable> {
         match self.procs.get(&pid) {
             Some(p) => self.fd_tables.get_mut(&p.fd_table),
             None => Some(self.unknown_fds.entry(pid).or_default()),

@@ -410,6 +410,9 @@ fn a_process_the_state_does_not_know_still_has_its_fds() {
     assert!(s.snapshot().processes.is_empty());
     s.apply(&sys(77, CLOSE, &[5], 0, vec![]));
     assert!(s.fd(77, 5).is_none());
+    // A close of a pid with no fds makes no table.
+    s.apply(&sys(78, CLOSE, &[5], 0, vec![]));
+    assert!(s.table().fds(78).is_none());
     // Once the process is known, the made-up table is gone.
     s.apply(&sys(77, OPEN, &[0, 0], 6, vec![path(0, "/etc/group")]));
     s.seed(Process {
