@@ -439,7 +439,12 @@ fn deliver(
                 Err(e) => {
                     let why = Chain(&e).to_string();
                     if let Ok(mut s) = stats.lock() {
-                        s.last_error = Some(why.clone());
+                        // A try cut short by the exit deadline says less
+                        // than the error before it (an untrusted
+                        // certificate, a refused connection): keep that.
+                        if !(past(deadline) && s.last_error.is_some()) {
+                            s.last_error = Some(why.clone());
+                        }
                     }
                     if e.permanent() || tries >= TRIES || past(deadline) {
                         give_up(stats, &json, &why, echo);
