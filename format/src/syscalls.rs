@@ -349,11 +349,16 @@ impl Syscall {
 
 /// The syscall with canonical id `id`.
 pub fn by_id(id: u16) -> Option<&'static Syscall> {
-    // SYSCALLS is sorted by id (checked by a test), so search it.
-    SYSCALLS
-        .binary_search_by_key(&id, |s| s.id)
-        .ok()
-        .map(|i| &SYSCALLS[i])
+    // SYSCALLS is sorted by id (checked by a test), so an id is at its own
+    // index up to the table's first gap: look there first (the hot path
+    // of replay, which asks once per event), else search.
+    match SYSCALLS.get(usize::from(id)) {
+        Some(s) if s.id == id => Some(s),
+        _ => SYSCALLS
+            .binary_search_by_key(&id, |s| s.id)
+            .ok()
+            .map(|i| &SYSCALLS[i]),
+    }
 }
 
 /// The syscall called `name`.
@@ -488,6 +493,17 @@ mod tests {
         let len = names.len();
         names.dedup();
         assert_eq!(len, names.len(), "duplicate syscall names");
+    }
+
+    #[test]
+    fn by_id_finds_every_syscall_and_nothing_else() {
+        for s in SYSCALLS {
+            assert_eq!(by_id(s.id).map(|f| f.name), Some(s.name));
+        }
+        let known = |id: u16| SYSCALLS.iter().any(|s| s.id == id);
+        for id in (0..=u16::MAX).filter(|&id| !known(id)) {
+            assert!(by_id(id).is_none(), "{id}");
+        }
     }
 
     #[test]
