@@ -10,8 +10,9 @@
 //! here and its number map in the table.
 //!
 //! It also changes a stopped syscall's number and return value
-//! ([`deny_syscall`], [`set_return`]), the one register access capture
-//! makes.
+//! ([`deny_syscall`], [`set_return`]), and reads and writes a stopped
+//! thread's registers for a handover between tracer threads ([`Regs`],
+//! [`SYSCALL_INSN`], [`NR_RT_SIGSUSPEND`]; see `handover.rs`).
 //!
 //! It also says what the seccomp filter must compare against
 //! ([`NATIVE_AUDIT_ARCH`], [`COMPAT_NR_BIT`], [`native_numbers`]).
@@ -240,6 +241,167 @@ fn set_syscall_nr(_tid: i32, _nr: i64) -> std::io::Result<()> {
 #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
 pub fn set_return(_tid: i32, _ret: i64) -> std::io::Result<()> {
     Err(std::io::Error::from_raw_os_error(libc::ENOSYS))
+}
+
+/// The bytes of the instruction that makes a syscall (`syscall` on
+/// x86_64, `svc #0` on aarch64); a thread stopped right after a syscall
+/// returned has it just before its instruction pointer.
+pub const SYSCALL_INSN: &[u8] = if cfg!(target_arch = "aarch64") {
+    &[0x01, 0x00, 0x00, 0xd4]
+} else {
+    &[0x0f, 0x05]
+};
+
+/// The native number of `rt_sigsuspend`.
+pub const NR_RT_SIGSUSPEND: u64 = if cfg!(target_arch = "aarch64") {
+    133
+} else {
+    130
+};
+
+/// Bytes below the stack pointer that code may use without moving it
+/// (x86_64's red zone; aarch64 has none, the same gap is kept anyway).
+pub const RED_ZONE: u64 = 128;
+
+/// A stopped thread's general registers, as the kernel's
+/// `user_regs_struct` holds them (`PTRACE_GETREGS` on x86_64, the
+/// `NT_PRSTATUS` register set on aarch64).
+#[derive(Clone, Copy)]
+pub struct Regs(Raw);
+
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+type Raw = libc::user_regs_struct;
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+type Raw = ();
+
+impl std::fmt::Debug for Regs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Regs {{ ip: {:#x}, sp: {:#x} }}", self.ip(), self.sp())
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Regs {
+    /// The registers of the stopped `tid`.
+    pub fn get(tid: i32) -> std::io::Result<Regs> {
+        // SAFETY: user_regs_struct is plain data.
+        let mut r: Raw = unsafe { std::mem::zeroed() };
+        // SAFETY: PTRACE_GETREGS fills exactly one user_regs_struct, a
+        // live local.
+        let rc = unsafe {
+            libc::ptrace(
+                libc::PTRACE_GETREGS,
+                tid,
+                std::ptr::null_mut::<libc::c_void>(),
+                (&mut r as *mut Raw).cast::<libc::c_void>(),
+            )
+        };
+        if rc == -1 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(Regs(r))
+    }
+
+    /// Sets the registers of the stopped `tid`.
+    pub fn set(&self, tid: i32) -> std::io::Result<()> {
+        // SAFETY: PTRACE_SETREGS reads one user_regs_struct from `self`.
+        let rc = unsafe {
+            libc::ptrace(
+                libc::PTRACE_SETREGS,
+                tid,
+                std::ptr::null_mut::<libc::c_void>(),
+                (&self.0 as *const Raw).cast_mut().cast::<libc::c_void>(),
+            )
+        };
+        if rc == -1 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
+    /// The instruction pointer.
+    pub fn ip(&self) -> u64 {
+        self.0.rip
+    }
+
+    /// The stack pointer.
+    pub fn sp(&self) -> u64 {
+        self.0.rsp
+    }
+
+    /// These registers changed so that the thread, resumed, executes the
+    /// syscall instruction at `insn` as syscall `nr(a0, a1)`.
+    pub fn calling(&self, insn: u64, nr: u64, a0: u64, a1: u64) -> Regs {
+        let mut r = self.0;
+        r.rip = insn;
+        r.rax = nr;
+        r.rdi = a0;
+        r.rsi = a1;
+        Regs(r)
+    }
+}
+
+#[cfg(target_arch = "aarch64")]
+impl Regs {
+    /// The registers of the stopped `tid`.
+    pub fn get(tid: i32) -> std::io::Result<Regs> {
+        // SAFETY: user_regs_struct is plain data.
+        let mut r: Raw = unsafe { std::mem::zeroed() };
+        prstatus(tid, false, &mut r)?;
+        Ok(Regs(r))
+    }
+
+    /// Sets the registers of the stopped `tid`.
+    pub fn set(&self, tid: i32) -> std::io::Result<()> {
+        let mut r = self.0;
+        prstatus(tid, true, &mut r)
+    }
+
+    /// The instruction pointer.
+    pub fn ip(&self) -> u64 {
+        self.0.pc
+    }
+
+    /// The stack pointer.
+    pub fn sp(&self) -> u64 {
+        self.0.sp
+    }
+
+    /// These registers changed so that the thread, resumed, executes the
+    /// syscall instruction at `insn` as syscall `nr(a0, a1)`.
+    pub fn calling(&self, insn: u64, nr: u64, a0: u64, a1: u64) -> Regs {
+        let mut r = self.0;
+        r.pc = insn;
+        r.regs[8] = nr;
+        r.regs[0] = a0;
+        r.regs[1] = a1;
+        Regs(r)
+    }
+}
+
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+impl Regs {
+    /// Not supported on this architecture.
+    pub fn get(_tid: i32) -> std::io::Result<Regs> {
+        Err(std::io::Error::from_raw_os_error(libc::ENOSYS))
+    }
+
+    /// Not supported on this architecture.
+    pub fn set(&self, _tid: i32) -> std::io::Result<()> {
+        Err(std::io::Error::from_raw_os_error(libc::ENOSYS))
+    }
+
+    pub fn ip(&self) -> u64 {
+        0
+    }
+
+    pub fn sp(&self) -> u64 {
+        0
+    }
+
+    pub fn calling(&self, _insn: u64, _nr: u64, _a0: u64, _a1: u64) -> Regs {
+        *self
+    }
 }
 
 #[cfg(test)]

@@ -54,6 +54,7 @@ pub mod decode;
 pub mod entered;
 pub mod error;
 pub mod exe_flags;
+pub mod handover;
 pub mod inject;
 pub mod launch;
 pub mod mem;

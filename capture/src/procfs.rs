@@ -26,6 +26,11 @@ pub struct Status {
     pub cap_eff: u64,
     /// Supplementary groups.
     pub groups: Vec<u32>,
+    /// `Seccomp`: 0 none, 1 strict, 2 filter.
+    pub seccomp: u8,
+    /// `Seccomp_filters` (Linux 5.9+): how many filters the thread runs
+    /// under; `None` where the kernel does not say.
+    pub seccomp_filters: Option<u32>,
 }
 
 /// Parses `/proc/PID/status`.
@@ -60,6 +65,8 @@ pub fn parse_status(text: &str) -> Status {
             "CapInh" => s.cap_inh = u64::from_str_radix(val, 16).unwrap_or(0),
             "CapPrm" => s.cap_prm = u64::from_str_radix(val, 16).unwrap_or(0),
             "CapEff" => s.cap_eff = u64::from_str_radix(val, 16).unwrap_or(0),
+            "Seccomp" => s.seccomp = val.parse().unwrap_or(0),
+            "Seccomp_filters" => s.seccomp_filters = val.parse().ok(),
             "Groups" => {
                 s.groups = val
                     .split_whitespace()
@@ -324,6 +331,9 @@ mod tests {
         assert_eq!(s.gids, [4, 5, 6, 7]);
         assert_eq!(s.cap_prm, 0x1ff_ffff_ffff);
         assert_eq!(s.cap_eff, 0xa804_25fb);
+        assert_eq!((s.seccomp, s.seccomp_filters), (0, None));
+        let s = parse_status("Seccomp:\t2\nSeccomp_filters:\t3\n");
+        assert_eq!((s.seccomp, s.seccomp_filters), (2, Some(3)));
         assert_eq!(parse_status("garbage\nUid:\tx"), Status::default());
     }
 

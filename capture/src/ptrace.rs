@@ -105,6 +105,24 @@ pub fn wait_any(nohang: bool) -> Result<Option<(i32, i32)>, Errno> {
     }
 }
 
+/// Waits for a stop of a tracee of *this* thread (`__WALL | __WNOTHREAD`):
+/// with several tracer threads, a stop collected by another thread could
+/// not be answered (`crate::handover`). `Ok(None)` as for [`wait_any`].
+pub fn wait_own(nohang: bool) -> Result<Option<(i32, i32)>, Errno> {
+    let mut status = 0;
+    let flags = libc::__WALL | libc::__WNOTHREAD | if nohang { libc::WNOHANG } else { 0 };
+    // SAFETY: plain syscall with a valid out pointer.
+    let r = unsafe { libc::waitpid(-1, &mut status, flags) };
+    match r {
+        -1 => match Errno::last() {
+            Errno::EINTR => Ok(None),
+            e => Err(e),
+        },
+        0 => Ok(None),
+        tid => Ok(Some((tid, status))),
+    }
+}
+
 /// Waits for one thread (`__WALL`), retrying on EINTR.
 pub fn wait_tid(tid: i32) -> Result<i32> {
     loop {
