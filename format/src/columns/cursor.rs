@@ -52,6 +52,10 @@ struct Cols<'a> {
     o_next: usize,
     prev_ts: u64,
     prev_tid: i32,
+    /// Whether values are copied into the event. [`check`] walks with
+    /// `false`: every column is read and every bound checked exactly as
+    /// a decoding walk does (one code path), but no byte is copied.
+    copy: bool,
     /// Values with buffers that a parameter slot gave up when it took a
     /// value of another kind (an `open`'s path, then a `read`'s bytes),
     /// kept so that the next value of their kind reuses their buffers.
@@ -139,6 +143,7 @@ impl<'a> Cursor<'a> {
                     o_next: 0,
                     prev_ts: root.header().first_ts(),
                     prev_tid: 0,
+                    copy: true,
                     spares: Vec::new(),
                 };
                 Cursor {
@@ -307,6 +312,12 @@ impl Cols<'_> {
                 }
             }
         }
+        let copy = self.copy;
+        let set = |dst: &mut Vec<u8>, src: &[u8]| {
+            if copy {
+                set(dst, src);
+            }
+        };
         let int = |r: &mut Reader<'_>, what| r.next_signed().ok_or(what);
         let word = |r: &mut Reader<'_>, what| r.next().ok_or(what);
         match fb::Value(kind) {
@@ -366,10 +377,11 @@ impl Cols<'_> {
                         let item = self.strs.next().ok_or("strs")?;
                         if n < items.len() {
                             set(&mut items[n], item);
-                        } else {
+                            n += 1;
+                        } else if copy {
                             items.push(item.to_vec());
+                            n += 1;
                         }
-                        n += 1;
                     }
                     items.truncate(n);
                 }
@@ -499,6 +511,9 @@ pub(crate) fn check(root: fb::Chunk<'_>, version: u32, event_count: u32) -> Resu
         return Err(format!("a version {version} chunk holds event rows"));
     }
     let mut cur = Cursor::new(root);
+    if let Src::Cols(c) = &mut cur.src {
+        c.copy = false;
+    }
     if cur.len() != event_count as usize {
         return Err(format!(
             "header counts {event_count} events, the kinds column holds {}",

@@ -272,6 +272,8 @@ fn every_flipped_or_cut_byte_of_a_chunk_is_refused_or_read_without_panic() {
             let mut b = good.clone();
             b[i] ^= flip;
             if let Ok(c) = Chunk::from_bytes(b) {
+                // Accepted by the check, which copies no value (`copy`
+                // false), so the copying walk must get through too.
                 // Accepted: a value changed (or a body became a kind this
                 // version does not know), the walk still yields every
                 // event's place.
