@@ -179,11 +179,14 @@ pub enum Adopted {
 }
 
 /// On the new tracer thread: seizes the parked thread with `options`,
-/// stops it and puts back what [`park`] changed.
-pub fn adopt(p: &Parked, options: nix::sys::ptrace::Options) -> Result<Adopted> {
+/// stops it and puts back what [`park`] changed. Also returns the signals
+/// delivered on the way (re-injected, for the caller to record): only
+/// `SIGSTOP` can be, every other one is blocked while parked.
+pub fn adopt(p: &Parked, options: nix::sys::ptrace::Options) -> Result<(Adopted, Vec<i32>)> {
+    let mut delivered = Vec::new();
     match ptrace::seize(p.tid, options) {
         Ok(()) => {}
-        Err(CaptureError::TraceeDied { .. }) => return Ok(Adopted::Gone(None)),
+        Err(CaptureError::TraceeDied { .. }) => return Ok((Adopted::Gone(None), delivered)),
         Err(e) => return Err(e),
     }
     match ptrace::interrupt(p.tid) {
@@ -197,23 +200,29 @@ pub fn adopt(p: &Parked, options: nix::sys::ptrace::Options) -> Result<Adopted> 
                 errno: nix::errno::Errno::ECHILD,
                 ..
             }) => {
-                return Ok(Adopted::Gone(None));
+                return Ok((Adopted::Gone(None), delivered));
             }
             Err(e) => return Err(e),
         };
         match Stop::from_status(status) {
             Stop::Interrupt { .. } => {
                 p.restore()?;
-                return Ok(Adopted::Stopped);
+                return Ok((Adopted::Stopped, delivered));
             }
             Stop::GroupStop { signal } => {
                 p.restore()?;
-                return Ok(Adopted::GroupStop(signal));
+                return Ok((Adopted::GroupStop(signal), delivered));
             }
-            s if s.is_death() => return Ok(Adopted::Gone(Some(status))),
-            // Every blockable signal is blocked while parked, so no
-            // signal-delivery-stop can come first; anything else is passed
-            // over until the interrupt's stop.
+            s if s.is_death() => return Ok((Adopted::Gone(Some(status)), delivered)),
+            // A SIGSTOP that woke the thread before the interrupt's trap
+            // was set: delivered (never swallowed), so the thread
+            // group-stops, reported next as a group-stop.
+            Stop::Signal { signal } => {
+                delivered.push(signal);
+                ptrace::resume_cont(p.tid, signal)?;
+            }
+            // Nothing else can come first; passed over until the
+            // interrupt's stop.
             _ => ptrace::resume_cont(p.tid, 0)?,
         }
     }

@@ -63,6 +63,7 @@ pub mod options;
 pub mod output;
 pub mod path;
 pub mod placement;
+pub mod pool;
 pub mod procfs;
 pub mod ptrace;
 pub mod remote_fd;
@@ -128,8 +129,12 @@ impl Report {
             .as_ref()
             .map(|s| (s.events, s.bytes, s.lost_chunks, s.chunks))
             .unwrap_or((self.stats.events, 0, 0, 0));
+        let handed = match self.stats.handovers {
+            0 => String::new(),
+            n => format!(", {n} processes handed to helper tracers"),
+        };
         format!(
-            "capture: {} events ({} syscalls), {} stops, {} chunks, {} bytes written, {} gaps, {:.2} s",
+            "capture: {} events ({} syscalls), {} stops{handed}, {} chunks, {} bytes written, {} gaps, {:.2} s",
             events,
             self.stats.syscalls,
             self.stats.stops,
@@ -348,6 +353,38 @@ pub fn run(config: &Config) -> Result<Report> {
         }),
     };
 
+    // `--tracers N`: the helper tracer threads, started before the main
+    // tracer pins itself (they keep capture's whole CPU set).
+    let mut helpers = None;
+    if config.tracers > 1 && matches!(config.target, Target::Launch(_)) {
+        let sink_h = sink.handle();
+        let (set, seccomp) = (syscalls.clone(), filter.is_some());
+        let entry_only = stops::entry_only(&config.syscall_spec, stops::ENABLED && seccomp);
+        let (snaplen, detach, uring) = (
+            config.snaplen as usize,
+            config.detach_on_exit,
+            config.allow_io_uring,
+        );
+        let body: pool::HelperBody = std::sync::Arc::new(move |p, i, inbox| {
+            let mut t = Tracer::new(
+                Mode::Launch,
+                0,
+                &[],
+                State::new(anchor),
+                sink_h.handle(),
+                snaplen,
+            )
+            .with_syscalls(set.clone(), seccomp)
+            .with_entry_only(entry_only.clone())
+            .with_policy(detach, uring)
+            .helper(p, i, inbox);
+            t.run_helper();
+            t.into_sink().1
+        });
+        helpers = pool::spawn(config.tracers - 1, body);
+    }
+    let pool_ref = helpers.as_ref().map(|(p, _)| p.clone());
+
     let (mut tracer, launched) = match (&config.target, exe) {
         (Target::Launch(argv), Some(exe)) => {
             // `auto`/`shared`: the tracer pins itself now, the child
@@ -356,7 +393,12 @@ pub fn run(config: &Config) -> Result<Report> {
             placement.before_launch();
             let l = match launch::launch(&exe, argv, &orig_mask, filter.as_ref()) {
                 Ok(l) => l,
-                Err(e) => return Err(failed_start(Some(sink), out, shipping, e)),
+                Err(e) => {
+                    // The helpers hold the writer's channel open: end them
+                    // first (as on every way out below).
+                    pool::finish(helpers.take());
+                    return Err(failed_start(Some(sink), out, shipping, e));
+                }
             };
             let pid = l.pid;
             let mut seedp: Process = attach::seed(pid);
@@ -392,8 +434,10 @@ pub fn run(config: &Config) -> Result<Report> {
             ))
             .with_placement(placement)
             .with_policy(config.detach_on_exit, config.allow_io_uring)
-            .with_entered(entered::Scanner::start());
+            .with_entered(entered::Scanner::start())
+            .with_pool(pool_ref);
             if let Err(e) = l.go() {
+                pool::finish(helpers.take());
                 let (sink, _, _) = t.into_sink();
                 return Err(failed_start(Some(sink), out, shipping, e));
             }
@@ -429,14 +473,17 @@ pub fn run(config: &Config) -> Result<Report> {
             (t, None)
         }
         (Target::Launch(_), None) => {
+            pool::finish(helpers.take());
             let e = CaptureError::NoSuchProcess { pid: 0 };
             return Err(failed_start(Some(sink), out, shipping, e));
         }
     };
 
     let outcome = tracer.run();
+    let helper_stats = pool::finish(helpers);
     tracer.marker(MarkerKind::CaptureStop, 0, String::new());
-    let (sink, stats, writer_error) = tracer.into_sink();
+    let (sink, mut stats, writer_error) = tracer.into_sink();
+    stats.add(&helper_stats);
     let outcome = match outcome {
         Ok(o) => o,
         Err(e) => {

@@ -91,6 +91,14 @@ pub struct Args {
     #[arg(long)]
     pub detach_on_exit: bool,
 
+    /// Tracer threads (launch mode): new processes of the workload are
+    /// spread over N threads, so a workload of several busy processes
+    /// (nginx or postgres workers) is not held to one CPU's worth of
+    /// stops. A process's threads stay on one tracer.
+    #[arg(long, value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub tracers: u32,
+
     /// Let the workload use io_uring (by default io_uring_setup fails with
     /// ENOSYS); its I/O is then not in the trace, which says so.
     #[arg(long)]
@@ -158,6 +166,8 @@ pub struct Config {
     pub cpu_affinity: CpuAffinity,
     /// `--detach-on-exit`.
     pub detach_on_exit: bool,
+    /// `--tracers`: tracer threads (1 in attach mode).
+    pub tracers: usize,
     /// `--allow-io-uring`.
     pub allow_io_uring: bool,
     /// `--flush-interval`: a chunk is closed at least this often.
@@ -179,6 +189,12 @@ impl Config {
                  process must install it itself), so every syscall still stops; only the \
                  selected ones are recorded",
                 self.syscall_spec
+            ));
+        }
+        if matches!(self.target, Target::Attach(_)) && self.tracers > 1 {
+            v.push(format!(
+                "--tracers {}: with --pid one tracer thread serves every process                  (several are for launched workloads)",
+                self.tracers
             ));
         }
         v
@@ -309,6 +325,7 @@ impl Args {
             syscall_spec: self.syscalls.trim().to_string(),
             cpu_affinity: self.cpu_affinity,
             detach_on_exit: self.detach_on_exit,
+            tracers: self.tracers as usize,
             allow_io_uring: self.allow_io_uring,
             flush_interval: Duration::from_millis(self.flush_interval),
             alerts,

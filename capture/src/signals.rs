@@ -62,6 +62,8 @@ const NOT_HANDLED: [i32; 3] = [libc::SIGKILL, libc::SIGSTOP, libc::SIGCHLD];
 
 /// `si_code` of a POSIX timer's expiry.
 const SI_TIMER: i32 = -2;
+/// `si_code` of a signal sent with `tgkill`/`tkill`.
+const SI_TKILL: i32 = -6;
 
 /// Signals whose `si_code` > 0 means a real fault of capture itself.
 const FAULTS: [i32; 6] = [
@@ -208,8 +210,15 @@ extern "C" fn handler(sig: libc::c_int, info: *mut libc::siginfo_t, _ctx: *mut l
         return;
     }
     if code == SI_TIMER {
-        // capture's own scan timer (`crate::entered`): waking waitpid was
-        // the point. No other timer signals capture.
+        // capture's own timers (`crate::entered`'s scan, a helper tracer's
+        // backstop in `crate::pool`): waking waitpid was the point. No
+        // other timer signals capture.
+        return;
+    }
+    if code == SI_TKILL && spid == SELF_PID.load(Ordering::SeqCst) {
+        // A tracer thread waking another ([`wake_signal`]). No other
+        // process can send SI_TKILL in capture's name (the kernel sets
+        // si_pid, and rt_sigqueueinfo refuses SI_TKILL to others).
         return;
     }
     let target = TARGET.load(Ordering::SeqCst);
@@ -250,6 +259,30 @@ extern "C" fn handler(sig: libc::c_int, info: *mut libc::siginfo_t, _ctx: *mut l
         push(word, suid);
     } else {
         push(word | EARLY, suid);
+    }
+}
+
+/// The signal a tracer thread sends another to wake it out of `waitpid`
+/// (`crate::pool`): the handler ignores it when capture sent it to itself
+/// with `tgkill` or its own timer sent it, and treats it as any other
+/// signal (forwarded) when another process sent it. Helper tracer threads
+/// leave it unblocked ([`unblock_wake`]), so a process-directed one may
+/// run the handler on them; it only forwards and queues, which any thread
+/// may do.
+pub fn wake_signal() -> i32 {
+    libc::SIGRTMAX()
+}
+
+/// Unblocks [`wake_signal`] in the calling thread (a helper tracer, which
+/// blocked every handled signal first).
+pub fn unblock_wake() {
+    // SAFETY: sigset_t is plain data, initialised by sigemptyset.
+    let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: valid sets; only the calling thread's mask changes.
+    unsafe {
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, wake_signal());
+        libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
     }
 }
 

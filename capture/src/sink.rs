@@ -78,6 +78,16 @@ impl Sink {
         }
     }
 
+    /// Another handle on the same channel, for a helper tracer thread
+    /// (`crate::pool`): it sends, and the writer ends once every handle is
+    /// gone; only the first handle [`finish`](Sink::finish)es.
+    pub fn handle(&self) -> Sink {
+        Sink {
+            tx: self.tx.clone(),
+            handle: None,
+        }
+    }
+
     /// Closes the channel and waits for the trace to be finished.
     pub fn finish(mut self) -> Result<WriteSummary> {
         self.tx = None;

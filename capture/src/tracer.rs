@@ -53,9 +53,17 @@
 //!
 //! **Invariant:** an event is sent to the writer before the tracer's own
 //! copy of the state applies it (see [`crate::state`]).
+//!
+//! With `--tracers N` ([`crate::pool`]) the main tracer may hand a new
+//! process to a helper at its first stop ([`Tracer::hand_over`]); a helper
+//! is a `Tracer` too ([`Tracer::helper`], [`Tracer::run_helper`]) that
+//! adopts what it is handed and traces it and its descendants. Each copy
+//! of the state then holds its own tracer's processes.
 
 use std::collections::{HashMap, HashSet};
 use std::marker::PhantomData;
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError};
 use trace_format::error::Chain;
 
 use nix::errno::Errno;
@@ -69,12 +77,14 @@ use crate::arch;
 use crate::clock::mono_ns;
 use crate::decode::{self, Ctx};
 use crate::error::{CaptureError, Result};
+use crate::handover::{self, Adopted, Filters, Kept};
 use crate::placement::{self, CpuAffinity, Placement};
+use crate::pool::{self, Handed, Pool};
 use crate::procfs;
 use crate::ptrace::{self, Stop, SyscallInfo, event};
 use crate::signals;
 use crate::sink::{Msg, Sink};
-use crate::state::process_table::clone_flags::CLONE_THREAD;
+use crate::state::process_table::clone_flags::{CLONE_FILES, CLONE_FS, CLONE_THREAD};
 use crate::state::{State, sysno};
 
 /// Counters for the exit summary.
@@ -88,6 +98,21 @@ pub struct Stats {
     /// Syscalls of a compat ABI (i386, x32) not recorded.
     pub foreign_syscalls: u64,
     pub tracer_errors: u64,
+    /// New processes handed to helper tracers.
+    pub handovers: u64,
+}
+
+impl Stats {
+    /// Adds a helper tracer's counts.
+    pub fn add(&mut self, o: &Stats) {
+        self.stops += o.stops;
+        self.events += o.events;
+        self.syscalls += o.syscalls;
+        self.unmatched_exits += o.unmatched_exits;
+        self.foreign_syscalls += o.foreign_syscalls;
+        self.tracer_errors += o.tracer_errors;
+        self.handovers += o.handovers;
+    }
 }
 
 /// How the tracer got its tracees.
@@ -126,6 +151,10 @@ struct ThreadInfo {
     /// The launched child before its execve: its syscalls are capture's
     /// own launch code (waiting for the go byte), not the workload's.
     prelude: bool,
+    /// A new process with tables of its own, which may be handed to a
+    /// helper tracer at its first stop ([`crate::pool`]'s unit of
+    /// placement).
+    movable: bool,
 }
 
 /// The tracer; see the module documentation.
@@ -166,6 +195,10 @@ pub struct Tracer {
     entered: Option<crate::entered::Scanner>,
     /// Processes released by `--detach-on-exit` (not "entered" later).
     released: HashSet<i32>,
+    /// `--tracers N`: the pool this tracer belongs to.
+    pool: Option<Arc<Pool>>,
+    /// A helper: its index and inbox.
+    helper: Option<(usize, Receiver<Box<Handed>>)>,
     pub stats: Stats,
     _not_send: PhantomData<*const ()>,
 }
@@ -192,6 +225,7 @@ impl Tracer {
                         started: mode == Mode::Launch,
                         entry: None,
                         prelude: mode == Mode::Launch,
+                        movable: false,
                     },
                 )
             })
@@ -219,6 +253,8 @@ impl Tracer {
             pid1: false,
             entered: None,
             released: HashSet::new(),
+            pool: None,
+            helper: None,
             stats: Stats::default(),
             _not_send: PhantomData,
         }
@@ -259,6 +295,22 @@ impl Tracer {
     /// ([`crate::entered`]).
     pub fn with_entered(mut self, scanner: Option<crate::entered::Scanner>) -> Tracer {
         self.entered = scanner;
+        self
+    }
+
+    /// Makes this the main tracer of `pool`: it may hand new processes to
+    /// the pool's helpers (launch mode only).
+    pub fn with_pool(mut self, pool: Option<Arc<Pool>>) -> Tracer {
+        self.pool = pool;
+        self
+    }
+
+    /// A helper tracer of `pool` (index `index`, fed by `inbox`): it
+    /// starts with no tracee; see [`Tracer::run_helper`].
+    pub fn helper(mut self, pool: Arc<Pool>, index: usize, inbox: Receiver<Box<Handed>>) -> Tracer {
+        self.threads.clear();
+        self.pool = Some(pool);
+        self.helper = Some((index, inbox));
         self
     }
 
@@ -322,6 +374,12 @@ impl Tracer {
                 self.begin_detach();
             }
             if self.threads.is_empty() && self.early.is_empty() {
+                if self.helpers_busy() {
+                    // Helpers still trace survivors: forward signals to
+                    // them (above) until they are done.
+                    std::thread::sleep(pool::BACKSTOP);
+                    continue;
+                }
                 break;
             }
             if !self.main_exit_done
@@ -330,9 +388,20 @@ impl Tracer {
             {
                 self.attach_entered();
             }
-            match ptrace::wait_any(false) {
+            // With helpers, only this thread's tracees (`__WNOTHREAD`): a
+            // stop collected here could not be answered by its tracer.
+            let waited = if self.pool.is_some() {
+                ptrace::wait_own(false)
+            } else {
+                ptrace::wait_any(false)
+            };
+            match waited {
                 Ok(None) => continue,
                 Ok(Some((tid, status))) => self.on_wait(tid, status),
+                Err(Errno::ECHILD) if self.helpers_busy() => {
+                    self.threads.clear();
+                    self.early.clear();
+                }
                 Err(Errno::ECHILD) => break,
                 Err(e) => return Err(CaptureError::ptrace("waitpid", -1, e)),
             }
@@ -349,6 +418,11 @@ impl Tracer {
             Some(s) => Outcome::Exited(s),
             None => Outcome::Detached,
         })
+    }
+
+    /// Whether helper tracers still trace something (main tracer).
+    fn helpers_busy(&self) -> bool {
+        self.helper.is_none() && self.pool.as_ref().is_some_and(|p| !p.idle())
     }
 
     /// The main process exited. Its survivors are recorded until the last
@@ -406,6 +480,11 @@ impl Tracer {
     /// Processes still traced, by pid.
     fn survivors(&self) -> Vec<i32> {
         let mut v: Vec<i32> = self.threads.values().map(|t| t.pid).collect();
+        if self.helper.is_none()
+            && let Some(pool) = &self.pool
+        {
+            v.extend(pool.processes());
+        }
         v.sort_unstable();
         v.dedup();
         v
@@ -567,6 +646,7 @@ impl Tracer {
                     started: false,
                     entry: None,
                     prelude: false,
+                    movable: false,
                 },
             );
         }
@@ -639,8 +719,13 @@ impl Tracer {
             Stop::GroupStop { signal } => self.on_group_stop(tid, signal),
             Stop::Interrupt { .. } => {
                 self.clear_stopped(tid);
+                let mut movable = false;
                 if let Some(t) = self.threads.get_mut(&tid) {
+                    movable = t.movable && !t.started;
                     t.started = true;
+                }
+                if movable && self.hand_over(tid) {
+                    return;
                 }
                 self.resume(tid, 0);
             }
@@ -1003,6 +1088,13 @@ impl Tracer {
         } else {
             child
         };
+        // `crate::pool`'s unit of placement: a process sharing nothing.
+        const SHARED: u64 = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_THREAD | CLONE_VFORK;
+        let movable = self.pool.is_some()
+            && self.helper.is_none()
+            && self.mode == Mode::Launch
+            && ev != event::VFORK
+            && flags & SHARED == 0;
         self.threads.insert(
             child,
             ThreadInfo {
@@ -1010,8 +1102,14 @@ impl Tracer {
                 started: false,
                 entry: None,
                 prelude: false,
+                movable,
             },
         );
+        if child_pid == child
+            && let (Some((index, _)), Some(pool)) = (&self.helper, &self.pool)
+        {
+            pool.process_born(*index, child);
+        }
         if self.placement.restricts_on_clone() {
             // A restricted task cloned: everyone gets their CPUs back.
             let failed = self
@@ -1045,6 +1143,57 @@ impl Tracer {
         self.on_wait(tid, status);
     }
 
+    /// Children still waiting for their announcement ([`Tracer::early`])
+    /// whose parent was process `pid`, which has just lost every thread
+    /// but one (exec) or all (exit): a thread killed in its fork event stop
+    /// never reports the event, so nothing else would announce them and
+    /// their first stop would wait forever. They are announced here as
+    /// `pid`'s children (flags unknown: a fork), then their stop handled.
+    fn announce_orphans(&mut self, pid: i32) {
+        if self.early.is_empty() {
+            return;
+        }
+        let me = std::process::id() as i32;
+        let orphans: Vec<(i32, i32)> = self
+            .early
+            .iter()
+            .map(|(&c, &st)| (c, st))
+            .filter(|&(c, _)| {
+                procfs::status(c).is_some_and(|s| s.ppid == pid || s.ppid == me || s.tgid == pid)
+            })
+            .collect();
+        for (child, status) in orphans {
+            self.early.remove(&child);
+            let child_pid = procfs::status(child).map_or(child, |s| s.tgid);
+            self.threads.insert(
+                child,
+                ThreadInfo {
+                    pid: child_pid,
+                    started: false,
+                    entry: None,
+                    prelude: false,
+                    movable: false,
+                },
+            );
+            self.emit(Event {
+                ts: mono_ns(),
+                tid: child,
+                pid: child_pid,
+                body: EventBody::ProcessStart(ProcessStart {
+                    parent_tid: pid,
+                    child_pid,
+                    child_tid: child,
+                    clone_flags: if child_pid == child {
+                        libc::SIGCHLD as u64
+                    } else {
+                        CLONE_THREAD
+                    },
+                }),
+            });
+            self.on_wait_parked(child, status);
+        }
+    }
+
     fn on_exec(&mut self, tid: i32) {
         let pid = self.pid_of(tid);
         let old_tid = ptrace::event_msg(tid).map(|v| v as i32).unwrap_or(tid);
@@ -1060,6 +1209,7 @@ impl Tracer {
                     started: true,
                     entry,
                     prelude: false,
+                    movable: false,
                 },
             );
         } else {
@@ -1073,6 +1223,9 @@ impl Tracer {
                 self.threads.remove(&t);
             }
         }
+        // Children of the threads the exec just killed, if they were never
+        // announced (before the Exec: they were born to the old image).
+        self.announce_orphans(pid);
         let (filename_raw, filename_resolved, argv, env) = self
             .threads
             .get(&tid)
@@ -1143,6 +1296,7 @@ impl Tracer {
                     started: true,
                     entry: None,
                     prelude: false,
+                    movable: false,
                 },
             );
             self.finish_syscall(tid, e, 0, true);
@@ -1150,6 +1304,9 @@ impl Tracer {
         }
         let process_exit = tid == t.pid;
         self.stopped.remove(&t.pid);
+        if process_exit {
+            self.announce_orphans(t.pid);
+        }
         self.emit(Event {
             ts: mono_ns(),
             tid,
@@ -1163,9 +1320,223 @@ impl Tracer {
             // Threads of the process still listed never reported (killed
             // together): forget them.
             self.threads.retain(|_, i| i.pid != t.pid);
-            if t.pid == self.main_pid {
+            if self.helper.is_some()
+                && let Some(pool) = &self.pool
+            {
+                pool.process_gone(t.pid);
+            }
+            if t.pid == self.main_pid && self.helper.is_none() {
                 self.main_status = Some(status);
             }
+        }
+    }
+
+    // -- Several tracers (crate::pool) ------------------------------------
+
+    /// At the first stop of the new process `tid`: hands it to a helper if
+    /// the pool picks one and it can be parked; true when `tid` is no
+    /// longer this tracer's to resume (handed over, or its signal or death
+    /// handled here).
+    fn hand_over(&mut self, tid: i32) -> bool {
+        let Some(pool) = self.pool.clone() else {
+            return false;
+        };
+        if self.detaching || pool.detaching() || pool.closing() {
+            return false;
+        }
+        let Some(helper) = pool.pick() else {
+            return false;
+        };
+        let filters = Filters {
+            capture: u32::from(self.seccomp),
+            stops_sigsuspend: self.set.as_ref().is_some_and(|s| s.contains(RT_SIGSUSPEND)),
+        };
+        let parked = match handover::park(tid, filters) {
+            Ok(p) => p,
+            Err(Kept::Signal(signal)) => {
+                // Delivered on the way to the parking call: the process
+                // stays here, its signal handled as any other.
+                self.on_signal(tid, signal);
+                return true;
+            }
+            Err(Kept::Died(status)) => {
+                self.on_death(tid, status);
+                return true;
+            }
+            Err(Kept::Unsafe(_)) => return false,
+            Err(Kept::Error(e)) => {
+                self.tracer_error(format!(
+                    "cannot hand process {tid} to another tracer thread: {}",
+                    Chain(&e)
+                ));
+                return false;
+            }
+        };
+        self.threads.remove(&tid);
+        self.placement.forget(tid);
+        let process = self.state.take_process(tid);
+        let h = Box::new(Handed {
+            parked,
+            pid: tid,
+            process,
+        });
+        match pool.hand(helper, h) {
+            Ok(()) => {
+                self.stats.handovers += 1;
+                true
+            }
+            Err(h) => {
+                // The helper is gone (it failed): take the process back.
+                self.adopt(*h);
+                true
+            }
+        }
+    }
+
+    /// Takes a handed process: adopts it, seeds the state with its part,
+    /// and resumes it as its old tracer would have.
+    fn adopt(&mut self, h: Handed) {
+        let tid = h.pid;
+        let adopted = handover::adopt(&h.parked, ptrace::options(true));
+        if let Ok((_, delivered)) = &adopted {
+            for &signo in delivered {
+                self.emit(Event {
+                    ts: mono_ns(),
+                    tid,
+                    pid: tid,
+                    body: EventBody::Signal(SignalEvent {
+                        signo,
+                        action: SignalAction::Delivered,
+                        ..SignalEvent::default()
+                    }),
+                });
+            }
+        }
+        match adopted.map(|a| a.0) {
+            Ok(Adopted::Gone(status)) => {
+                // Killed while parked: its parent reaps it; record its end
+                // (SIGKILL is the one way out of the parking call).
+                if let Some(p) = &self.pool {
+                    p.process_gone(tid);
+                }
+                self.emit(Event {
+                    ts: mono_ns(),
+                    tid,
+                    pid: tid,
+                    body: EventBody::ThreadExit(ThreadExit {
+                        status: status.unwrap_or(libc::SIGKILL),
+                        process_exit: true,
+                    }),
+                });
+            }
+            Ok(adopted) => {
+                if let Some(p) = h.process {
+                    self.state.seed(p);
+                }
+                self.threads.insert(
+                    tid,
+                    ThreadInfo {
+                        pid: tid,
+                        started: true,
+                        entry: None,
+                        prelude: false,
+                        movable: false,
+                    },
+                );
+                match adopted {
+                    Adopted::GroupStop(signal) => self.on_group_stop(tid, signal),
+                    _ => self.resume(tid, 0),
+                }
+            }
+            Err(e) => self.tracer_error(format!(
+                "process {tid} was handed to this tracer thread and could not be adopted; it stays parked, untraced: {}",
+                Chain(&e)
+            )),
+        }
+    }
+
+    /// Adopts every handover waiting in a helper's inbox; false once the
+    /// inbox is closed and empty.
+    fn take_handed(&mut self, wait: bool) -> bool {
+        loop {
+            let Some((index, inbox)) = &self.helper else {
+                return false;
+            };
+            let index = *index;
+            let got = if wait {
+                match inbox.recv_timeout(pool::BACKSTOP) {
+                    Ok(h) => Ok(h),
+                    Err(RecvTimeoutError::Timeout) => return true,
+                    Err(RecvTimeoutError::Disconnected) => Err(()),
+                }
+            } else {
+                match inbox.try_recv() {
+                    Ok(h) => Ok(h),
+                    Err(TryRecvError::Empty) => return true,
+                    Err(TryRecvError::Disconnected) => Err(()),
+                }
+            };
+            let Ok(h) = got else {
+                return false;
+            };
+            self.adopt(*h);
+            if let Some(pool) = &self.pool {
+                pool.publish(index, self.threads.len() + self.early.len());
+                pool.taken(index);
+            }
+            if wait {
+                return true;
+            }
+        }
+    }
+
+    /// A helper's loop: adopts what it is handed and serves its tracees'
+    /// stops until the pool closes and its tracees are gone.
+    pub fn run_helper(&mut self) {
+        let Some(pool) = self.pool.clone() else {
+            return;
+        };
+        let Some(index) = self.helper.as_ref().map(|h| h.0) else {
+            return;
+        };
+        loop {
+            let open = self.take_handed(false);
+            if pool.detaching() && !self.detaching {
+                self.begin_detach();
+            }
+            pool.publish(index, self.threads.len() + self.early.len());
+            if self.threads.is_empty() && self.early.is_empty() {
+                if self.detaching {
+                    pool.helper_empty(index);
+                }
+                if !open || pool.closing() {
+                    break;
+                }
+                self.take_handed(true);
+                continue;
+            }
+            match ptrace::wait_own(false) {
+                Ok(None) => {}
+                Ok(Some((tid, status))) => self.on_wait(tid, status),
+                Err(Errno::ECHILD) => {
+                    // No tracee left although some are listed (gone
+                    // unreported): nothing more will come for them.
+                    self.threads.clear();
+                    self.early.clear();
+                }
+                Err(e) => {
+                    self.tracer_error(format!("waitpid: {e}"));
+                    break;
+                }
+            }
+        }
+        pool.publish(index, 0);
+        if self.detached > 0 {
+            self.marker(
+                MarkerKind::Detach,
+                self.detached,
+                format!("detached from {} threads", self.detached),
+            );
         }
     }
 
@@ -1175,6 +1546,12 @@ impl Tracer {
     /// at its next stop (with its pending signal, if any).
     pub fn begin_detach(&mut self) {
         self.detaching = true;
+        if self.helper.is_none()
+            && let Some(pool) = &self.pool
+        {
+            // The main tracer's detach is every tracer's.
+            pool.detach();
+        }
         let tids: Vec<i32> = self.threads.keys().copied().collect();
         for tid in tids {
             match ptrace::interrupt(tid) {
@@ -1211,6 +1588,7 @@ impl Tracer {
                             started: false,
                             entry: None,
                             prelude: false,
+                            movable: false,
                         },
                     );
                     if let Some(_status) = self.early.remove(&(child as i32)) {
@@ -1235,6 +1613,12 @@ impl Tracer {
         self.threads.remove(&tid);
     }
 }
+
+/// `clone(2)` flags not in the state's list.
+const CLONE_VM: u64 = 0x100;
+const CLONE_VFORK: u64 = 0x4000;
+/// `rt_sigsuspend(2)`, the parking call of a handover.
+const RT_SIGSUSPEND: u16 = 130;
 
 /// `sched_setaffinity(2)`, `sched_getaffinity(2)`, `io_uring_setup(2)`.
 const SCHED_SETAFFINITY: u16 = 203;

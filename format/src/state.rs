@@ -149,6 +149,12 @@ impl State {
         self.table.seed(p);
     }
 
+    /// Removes process `pid` from this copy and returns it, for another
+    /// copy to [`seed`](Self::seed) (see `ProcessTable::take`).
+    pub fn take_process(&mut self, pid: i32) -> Option<Process> {
+        self.table.take(pid)
+    }
+
     /// The state as a snapshot.
     pub fn snapshot(&self) -> Snapshot {
         Snapshot {

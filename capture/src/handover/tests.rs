@@ -118,7 +118,7 @@ fn run(expected_usr1: u32, filter: bool, signal: i32) -> Run {
             unsafe { libc::kill(p.tid, signal) };
         }
         std::thread::sleep(Duration::from_millis(200));
-        let adopted = adopt(&p, ptrace::options(true)).expect("adopt");
+        let (adopted, _) = adopt(&p, ptrace::options(true)).expect("adopt");
         let mut calls = Vec::new();
         if adopted != Adopted::Stopped {
             return (Some(adopted), calls);

@@ -407,22 +407,33 @@ impl ProcessTable {
     /// The table as a snapshot: processes by pid, threads leader first,
     /// fds by number.
     pub fn snapshot(&self) -> Vec<Process> {
-        self.procs
-            .values()
-            .map(|p| {
-                let mut info = p.info.clone();
-                let mut threads = p.threads.clone();
-                threads.sort_by_key(|t| (t.tid != info.pid, t.tid));
-                info.threads = threads;
-                info.fds = self
-                    .fd_tables
-                    .get(&p.fd_table)
-                    .map(FdTable::to_model)
-                    .unwrap_or_default();
-                info.cwd = self.fs.get(&p.fs).cloned().unwrap_or_default();
-                info
-            })
-            .collect()
+        self.procs.values().map(|p| self.model(p)).collect()
+    }
+
+    /// One process as a snapshot holds it.
+    fn model(&self, p: &Proc) -> Process {
+        let mut info = p.info.clone();
+        let mut threads = p.threads.clone();
+        threads.sort_by_key(|t| (t.tid != info.pid, t.tid));
+        info.threads = threads;
+        info.fds = self
+            .fd_tables
+            .get(&p.fd_table)
+            .map(FdTable::to_model)
+            .unwrap_or_default();
+        info.cwd = self.fs.get(&p.fs).cloned().unwrap_or_default();
+        info
+    }
+
+    /// Removes process `pid` and returns it as a snapshot holds it, for
+    /// another copy of the state to [`seed`](Self::seed): capture's tracer
+    /// thread that hands a process to another one moves its state along.
+    /// Install times are not kept (a seeded fd counts as installed before
+    /// any event, as one read from `/proc`).
+    pub fn take(&mut self, pid: i32) -> Option<Process> {
+        let info = self.model(self.procs.get(&pid)?);
+        self.remove_process(pid);
+        Some(info)
     }
 
     pub fn len(&self) -> usize {

@@ -422,3 +422,30 @@ fn a_process_the_state_does_not_know_still_has_its_fds() {
     });
     assert!(s.fd(77, 6).is_none());
 }
+
+#[test]
+fn a_process_taken_from_one_copy_seeds_another_with_its_fds_and_cwd() {
+    let mut a = state_with(10);
+    a.apply(&sys(10, OPENAT, &[0, 0, 0, 0], 3, vec![path(1, "/a")]));
+    a.apply(&ev(
+        11,
+        11,
+        EventBody::ProcessStart(ProcessStart {
+            parent_tid: 10,
+            child_pid: 11,
+            child_tid: 11,
+            clone_flags: 17,
+        }),
+    ));
+    let moved = a.take_process(11).expect("the child is there");
+    assert!(a.table().process(11).is_none(), "gone from the first copy");
+    assert_eq!(fds(&a, 10), vec![(3, "/a".into())], "the parent stays");
+    let mut b = State::default();
+    b.seed(moved);
+    assert_eq!(fds(&b, 11), vec![(3, "/a".into())]);
+    assert_eq!(b.cwd(11), Some(&b"/home"[..]));
+    // The moved copy follows the child's own events, as the first did.
+    b.apply(&sys(11, CLOSE, &[3], 0, vec![]));
+    assert!(fds(&b, 11).is_empty());
+    assert_eq!(a.take_process(11), None);
+}

@@ -1,0 +1,380 @@
+//! Several tracer threads (`--tracers N`): the main tracer and its
+//! helpers, what they share, and how a new process goes from one to
+//! another (issue 19; ARCHITECTURE.md, "Several tracer threads").
+//!
+//! The main tracer (the main thread, [`crate::tracer::Tracer`]) traces the
+//! launched process and everything born to it, as with one tracer. At a new
+//! *process*'s first stop (before it ran an instruction of its own) it may
+//! hand the process to a helper ([`Pool::pick`]): [`crate::handover::park`],
+//! its part of the state moved along (`State::take_process`), a message in
+//! the helper's inbox, a wake-up. The helper (a `Tracer` too, on its own
+//! thread) adopts it and traces it, and everything born to it, until the
+//! end. Helpers hand nothing on.
+//!
+//! **Invariant (unit of placement):** only a process whose fd table, fs and
+//! memory are its own moves (a plain fork: no `CLONE_VM`, `CLONE_FILES`,
+//! `CLONE_FS`, `CLONE_THREAD`, `CLONE_VFORK`); a process's threads, and
+//! processes sharing its tables, stay with its tracer, so every state a
+//! stop needs for decoding is in one tracer's copy.
+//!
+//! **Invariant (one stream, causal):** every tracer sends into the writer's
+//! one channel. The main tracer sends a process's `ProcessStart` before it
+//! hands the process over, and the helper sends the process's first event
+//! after it adopted it, so the writer sees the `ProcessStart` first.
+//!
+//! **Waking a helper:** a helper blocks in `waitpid` while its tracees run;
+//! a handover must not wait for one of them to stop. The main tracer sends
+//! the helper [`signals::wake_signal`] with `tgkill`, which the helper
+//! alone leaves unblocked (no `SA_RESTART`: `waitpid` returns `EINTR`). A
+//! wake-up that lands between the helper's look at its inbox and its
+//! `waitpid` is lost; a timer sends the helper the same signal every
+//! [`BACKSTOP`], so such a handover waits at most that long (a new process
+//! starting up to 10 ms later; timing aside, nothing else changes).
+//!
+//! **Ending:** the main tracer's loop ends when its own tracees are gone
+//! and every helper has none and none waiting in its inbox
+//! ([`Pool::idle`]); then it closes the pool and joins the helpers.
+//! `--detach-on-exit` and the survivors of the main process are the main
+//! tracer's to decide: it reads the helpers' processes from the pool
+//! ([`Pool::processes`]) and tells the helpers to detach ([`Pool::detach`]).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use trace_format::model::Process;
+
+use crate::handover::Parked;
+use crate::signals;
+
+/// The longest a handover waits for a helper that missed its wake-up.
+pub const BACKSTOP: Duration = Duration::from_millis(10);
+
+/// A process handed to a helper.
+pub struct Handed {
+    pub parked: Parked,
+    pub pid: i32,
+    /// Its part of the main tracer's state (fds, cwd), if it had one.
+    pub process: Option<Process>,
+}
+
+/// What a helper shares with the main tracer.
+struct Slot {
+    inbox: Mutex<Option<Sender<Box<Handed>>>>,
+    /// The helper thread's kernel tid, once it runs (0 before).
+    tid: AtomicI32,
+    /// Handovers sent and not yet taken.
+    pending: AtomicUsize,
+    /// Threads the helper traces (published after each stop it handled).
+    tracees: AtomicUsize,
+}
+
+/// The helpers and what every tracer shares.
+pub struct Pool {
+    slots: Vec<Slot>,
+    /// Round robin over the main tracer (0) and the helpers (1..).
+    next: AtomicUsize,
+    /// Hand every movable process to a helper (`SYSREC_FORCE_HANDOVER=1`,
+    /// for tests), instead of one in N to each tracer.
+    force: bool,
+    /// Processes the helpers trace: pid -> helper.
+    owned: Mutex<HashMap<i32, usize>>,
+    closing: AtomicBool,
+    detach: AtomicBool,
+}
+
+impl Pool {
+    /// A pool of `helpers` helper slots, and their inboxes' receiving ends
+    /// (one per helper, for its thread).
+    pub fn new(helpers: usize, force: bool) -> (Arc<Pool>, Vec<Receiver<Box<Handed>>>) {
+        let mut slots = Vec::with_capacity(helpers);
+        let mut rxs = Vec::with_capacity(helpers);
+        for _ in 0..helpers {
+            let (tx, rx) = channel();
+            slots.push(Slot {
+                inbox: Mutex::new(Some(tx)),
+                tid: AtomicI32::new(0),
+                pending: AtomicUsize::new(0),
+                tracees: AtomicUsize::new(0),
+            });
+            rxs.push(rx);
+        }
+        let pool = Pool {
+            slots,
+            next: AtomicUsize::new(0),
+            force,
+            owned: Mutex::new(HashMap::new()),
+            closing: AtomicBool::new(false),
+            detach: AtomicBool::new(false),
+        };
+        (Arc::new(pool), rxs)
+    }
+
+    /// Where the next new process goes: `Some(helper)`, or `None` to stay
+    /// with the main tracer. Round robin over all tracers (every process
+    /// to a helper when forced).
+    pub fn pick(&self) -> Option<usize> {
+        let n = self.slots.len();
+        if n == 0 {
+            return None;
+        }
+        let k = self.next.fetch_add(1, Ordering::Relaxed);
+        if self.force {
+            return Some(k % n);
+        }
+        match k % (n + 1) {
+            0 => None,
+            h => Some(h - 1),
+        }
+    }
+
+    /// Sends `h` to helper `helper` and wakes it. `Err` gives it back when
+    /// the helper is gone.
+    pub fn hand(&self, helper: usize, h: Box<Handed>) -> Result<(), Box<Handed>> {
+        let Some(slot) = self.slots.get(helper) else {
+            return Err(h);
+        };
+        let pid = h.pid;
+        slot.pending.fetch_add(1, Ordering::SeqCst);
+        let sent = match &*slot.inbox.lock().unwrap_or_else(PoisonError::into_inner) {
+            Some(tx) => tx.send(h).map_err(|e| e.0),
+            None => Err(h),
+        };
+        if let Err(h) = sent {
+            slot.pending.fetch_sub(1, Ordering::SeqCst);
+            return Err(h);
+        }
+        self.owned_set().insert(pid, helper);
+        Self::wake(slot);
+        Ok(())
+    }
+
+    fn wake(slot: &Slot) {
+        let tid = slot.tid.load(Ordering::SeqCst);
+        if tid > 0 {
+            // SAFETY: tgkill(2) to a thread of this process; the signal's
+            // handler ignores capture's own wake-ups.
+            unsafe {
+                libc::syscall(
+                    libc::SYS_tgkill,
+                    std::process::id() as libc::c_int,
+                    tid,
+                    signals::wake_signal(),
+                )
+            };
+        }
+    }
+
+    fn owned_set(&self) -> std::sync::MutexGuard<'_, HashMap<i32, usize>> {
+        self.owned.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The processes the helpers trace, by pid.
+    pub fn processes(&self) -> Vec<i32> {
+        self.owned_set().keys().copied().collect()
+    }
+
+    /// Whether every helper has no tracee and no handover waiting.
+    pub fn idle(&self) -> bool {
+        // `pending` first: a helper publishes its tracees before it takes
+        // a handover off `pending`, so both cannot read 0 mid-adoption.
+        self.slots
+            .iter()
+            .all(|s| s.pending.load(Ordering::SeqCst) == 0 && s.tracees.load(Ordering::SeqCst) == 0)
+    }
+
+    /// Tells the helpers to detach from their tracees.
+    pub fn detach(&self) {
+        self.detach.store(true, Ordering::SeqCst);
+        self.slots.iter().for_each(Self::wake);
+    }
+
+    /// Whether the helpers are to detach.
+    pub fn detaching(&self) -> bool {
+        self.detach.load(Ordering::SeqCst)
+    }
+
+    /// Ends the pool: no more handovers; helpers end once their tracees
+    /// are gone.
+    pub fn close(&self) {
+        self.closing.store(true, Ordering::SeqCst);
+        for s in &self.slots {
+            *s.inbox.lock().unwrap_or_else(PoisonError::into_inner) = None;
+        }
+        self.slots.iter().for_each(Self::wake);
+    }
+
+    pub fn closing(&self) -> bool {
+        self.closing.load(Ordering::SeqCst)
+    }
+
+    // -- The helper's side ------------------------------------------------
+
+    /// Helper `helper` runs on the calling thread.
+    pub fn register(&self, helper: usize) {
+        if let Some(s) = self.slots.get(helper) {
+            // SAFETY: gettid has no arguments.
+            s.tid.store(unsafe { libc::gettid() }, Ordering::SeqCst);
+        }
+    }
+
+    /// Helper `helper` now traces `tracees` threads.
+    pub fn publish(&self, helper: usize, tracees: usize) {
+        if let Some(s) = self.slots.get(helper) {
+            s.tracees.store(tracees, Ordering::SeqCst);
+        }
+    }
+
+    /// Helper `helper` took one handover (after publishing its tracees).
+    pub fn taken(&self, helper: usize) {
+        if let Some(s) = self.slots.get(helper) {
+            s.pending.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+
+    /// Process `pid` was born to a process of helper `helper`.
+    pub fn process_born(&self, helper: usize, pid: i32) {
+        self.owned_set().insert(pid, helper);
+    }
+
+    /// Process `pid`, a helper's, is gone.
+    pub fn process_gone(&self, pid: i32) {
+        self.owned_set().remove(&pid);
+    }
+
+    /// Helper `helper` traces nothing any more (it detached).
+    pub fn helper_empty(&self, helper: usize) {
+        self.owned_set().retain(|_, h| *h != helper);
+    }
+}
+
+/// A helper thread's handle: its stats come back at the join.
+pub type HelperHandle = JoinHandle<crate::tracer::Stats>;
+
+/// What a helper thread runs once its signals and timer are set up: its
+/// tracer's loop, returning the tracer's stats.
+pub type HelperBody =
+    Arc<dyn Fn(Arc<Pool>, usize, Receiver<Box<Handed>>) -> crate::tracer::Stats + Send + Sync>;
+
+/// Starts `helpers` helper threads running `body`; `None` when `helpers`
+/// is 0. A thread that cannot be started is left out (its slot's inbox is
+/// closed, so nothing is handed to it).
+pub fn spawn(helpers: usize, body: HelperBody) -> Option<(Arc<Pool>, Vec<HelperHandle>)> {
+    if helpers == 0 {
+        return None;
+    }
+    let force = std::env::var_os("SYSREC_FORCE_HANDOVER").is_some_and(|v| v == "1");
+    let (pool, inboxes) = Pool::new(helpers, force);
+    let mut handles = Vec::new();
+    for (i, inbox) in inboxes.into_iter().enumerate() {
+        let (p, b) = (pool.clone(), body.clone());
+        let started = std::thread::Builder::new()
+            .name(format!("capture-tracer-{}", i + 1))
+            .spawn(move || {
+                signals::block();
+                signals::unblock_wake();
+                p.register(i);
+                let timer = start_backstop();
+                let stats = b(p, i, inbox);
+                stop_backstop(timer);
+                stats
+            });
+        match started {
+            Ok(h) => handles.push(h),
+            Err(_) => {
+                if let Some(s) = pool.slots.get(i) {
+                    *s.inbox.lock().unwrap_or_else(PoisonError::into_inner) = None;
+                }
+            }
+        }
+    }
+    Some((pool, handles))
+}
+
+/// Closes the pool and joins its helpers: their stats, summed.
+pub fn finish(pool: Option<(Arc<Pool>, Vec<HelperHandle>)>) -> crate::tracer::Stats {
+    let mut stats = crate::tracer::Stats::default();
+    if let Some((pool, handles)) = pool {
+        pool.close();
+        for h in handles {
+            if let Ok(s) = h.join() {
+                stats.add(&s);
+            }
+        }
+    }
+    stats
+}
+
+/// Starts the backstop timer of the calling (helper) thread: every
+/// [`BACKSTOP`] it sends [`signals::wake_signal`] to this thread. Returns
+/// the timer, deleted by [`stop_backstop`].
+pub fn start_backstop() -> Option<libc::timer_t> {
+    // SAFETY: sigevent is plain data.
+    let mut sev: libc::sigevent = unsafe { std::mem::zeroed() };
+    sev.sigev_notify = libc::SIGEV_THREAD_ID;
+    sev.sigev_signo = signals::wake_signal();
+    // SAFETY: gettid has no arguments.
+    sev.sigev_notify_thread_id = unsafe { libc::gettid() };
+    // SAFETY: timer_t is a plain handle the kernel fills.
+    let mut timer: libc::timer_t = unsafe { std::mem::zeroed() };
+    // SAFETY: valid pointers to live locals.
+    if unsafe { libc::timer_create(libc::CLOCK_MONOTONIC, &mut sev, &mut timer) } != 0 {
+        return None;
+    }
+    let period = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: BACKSTOP.as_nanos() as libc::c_long,
+    };
+    let spec = libc::itimerspec {
+        it_interval: period,
+        it_value: period,
+    };
+    // SAFETY: arms the timer we created with a valid spec.
+    if unsafe { libc::timer_settime(timer, 0, &spec, std::ptr::null_mut()) } != 0 {
+        // SAFETY: deletes the timer we created.
+        unsafe { libc::timer_delete(timer) };
+        return None;
+    }
+    Some(timer)
+}
+
+/// Deletes a timer of [`start_backstop`].
+pub fn stop_backstop(timer: Option<libc::timer_t>) {
+    if let Some(t) = timer {
+        // SAFETY: deletes the timer we created.
+        unsafe { libc::timer_delete(t) };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_robin_over_every_tracer_or_only_helpers_when_forced() {
+        let (p, _rx) = Pool::new(2, false);
+        let picks: Vec<_> = (0..6).map(|_| p.pick()).collect();
+        assert_eq!(picks, [None, Some(0), Some(1), None, Some(0), Some(1)]);
+        let (p, _rx) = Pool::new(2, true);
+        let picks: Vec<_> = (0..4).map(|_| p.pick()).collect();
+        assert_eq!(picks, [Some(0), Some(1), Some(0), Some(1)]);
+        let (p, _rx) = Pool::new(0, true);
+        assert_eq!(p.pick(), None);
+    }
+
+    #[test]
+    fn idle_only_when_no_helper_has_tracees_or_waiting_handovers() {
+        let (p, _rx) = Pool::new(2, false);
+        assert!(p.idle());
+        p.slots[1].pending.fetch_add(1, Ordering::SeqCst);
+        assert!(!p.idle());
+        p.publish(1, 1);
+        p.taken(1);
+        assert!(!p.idle(), "adopted: one tracee");
+        p.publish(1, 0);
+        assert!(p.idle());
+    }
+}
