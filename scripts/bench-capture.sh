@@ -28,6 +28,7 @@
 #   capture-all-1cpu  capture --syscalls all --cpu-affinity shared
 #   capture-falco-none, capture-falco, capture-falco-1cpu: the same with
 #                   --syscalls falco (seccomp filter)
+#   any of these with a -tN suffix (capture-falco-t2): --tracers N
 # (bare-follow, not in the default list: the tracer re-pins itself to the
 # tracee's last CPU every 20 ms.)
 #
@@ -130,12 +131,16 @@ wrapper() {
     capture-*)
       # capture-SET[-POLICY]: POLICY is 1cpu (shared) or none; without it
       # capture's default (auto).
-      local spec=${1#capture-} policy=auto
+      local spec=${1#capture-} policy=auto tracers=1
+      # A -tN suffix (last): --tracers N.
+      case $spec in
+        *-t[0-9]*) tracers=${spec##*-t}; spec=${spec%-t*} ;;
+      esac
       case $spec in
         *-1cpu) policy=shared; spec=${spec%-1cpu} ;;
         *-none) policy=none; spec=${spec%-none} ;;
       esac
-      echo "$CAPTURE -q -o $WORK/t.zst --syscalls $spec --cpu-affinity $policy $CAPTURE_ARGS --" ;;
+      echo "$CAPTURE -q -o $WORK/t.zst --syscalls $spec --cpu-affinity $policy --tracers $tracers $CAPTURE_ARGS --" ;;
     *) echo "unknown configuration $1" >&2; exit 2 ;;
   esac
 }

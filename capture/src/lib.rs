@@ -18,9 +18,12 @@
 //!   the state. For each event it pushes first, then applies it to its
 //!   state, so a chunk's snapshot is exactly the state before the chunk's
 //!   first event, whichever event the writer decides starts a chunk;
-//! - the writer's own compression thread (inside `trace_format`).
+//! - the writer's own compression thread (inside `trace_format`);
+//! - with `--tracers N`, N-1 **helper tracers** ([`pool`]): each traces the
+//!   processes the main tracer handed it at their first stop, with its own
+//!   copy of those processes' state, sending into the writer's channel.
 //!
-//! The two state copies cannot drift because [`state::State::apply`] is a
+//! The state copies cannot drift because [`state::State::apply`] is a
 //! pure function of the events: anything state needs that only the live
 //! system knows (resolved paths, socket local ends, credentials after exec)
 //! is captured into the event by the tracer. Keeping the state on the writer

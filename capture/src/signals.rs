@@ -4,8 +4,10 @@
 //! Every signal a process can catch gets a handler ([`FORWARDED_SIGNALS`]:
 //! 1-31 but SIGKILL, SIGSTOP and SIGCHLD, and SIGRTMIN..SIGRTMAX as the C
 //! library defines them), so no signal but SIGKILL ends capture before it
-//! closed the trace. The handler runs on the tracer thread only (every
-//! other thread blocks these signals). In launch mode it forwards the
+//! closed the trace. The handler runs on the main tracer thread (every
+//! other thread blocks these signals; helper tracers leave only
+//! [`wake_signal`] unblocked, so a process-directed one may be handled
+//! there, which forwards and queues it just the same). In launch mode it forwards the
 //! signal to the workload's main process (`pidfd_send_signal`, else
 //! kill(2); both async-signal-safe), so forwarding works even while the
 //! tracer sleeps in waitpid, and queues the signal with its sender (the

@@ -55,7 +55,7 @@
 //! copy of the state applies it (see [`crate::state`]).
 //!
 //! With `--tracers N` ([`crate::pool`]) the main tracer may hand a new
-//! process to a helper at its first stop ([`Tracer::hand_over`]); a helper
+//! process to a helper at its first stop (`Tracer::hand_over`); a helper
 //! is a `Tracer` too ([`Tracer::helper`], [`Tracer::run_helper`]) that
 //! adopts what it is handed and traces it and its descendants. Each copy
 //! of the state then holds its own tracer's processes.
