@@ -359,7 +359,11 @@ pub fn run(config: &Config) -> Result<Report> {
     // `--tracers N`: the helper tracer threads, started before the main
     // tracer pins itself (they keep capture's whole CPU set).
     let mut helpers = None;
-    if config.tracers > 1 && matches!(config.target, Target::Launch(_)) {
+    if config.tracers > 1 {
+        let mode = match config.target {
+            Target::Launch(_) => Mode::Launch,
+            Target::Attach(_) => Mode::Attach,
+        };
         let sink_h = sink.handle();
         let (set, seccomp) = (syscalls.clone(), filter.is_some());
         let entry_only = stops::entry_only(&config.syscall_spec, stops::ENABLED && seccomp);
@@ -369,18 +373,11 @@ pub fn run(config: &Config) -> Result<Report> {
             config.allow_io_uring,
         );
         let body: pool::HelperBody = std::sync::Arc::new(move |p, i, inbox| {
-            let mut t = Tracer::new(
-                Mode::Launch,
-                0,
-                &[],
-                State::new(anchor),
-                sink_h.handle(),
-                snaplen,
-            )
-            .with_syscalls(set.clone(), seccomp)
-            .with_entry_only(entry_only.clone())
-            .with_policy(detach, uring)
-            .helper(p, i, inbox);
+            let mut t = Tracer::new(mode, 0, &[], State::new(anchor), sink_h.handle(), snaplen)
+                .with_syscalls(set.clone(), seccomp)
+                .with_entry_only(entry_only.clone())
+                .with_policy(detach, uring)
+                .helper(p, i, inbox);
             t.run_helper();
             t.into_sink().1
         });
@@ -467,7 +464,8 @@ pub fn run(config: &Config) -> Result<Report> {
             )
             .with_syscalls(syscalls.clone(), false)
             .with_placement(placement::Placement::new(config.cpu_affinity))
-            .with_policy(config.detach_on_exit, config.allow_io_uring);
+            .with_policy(config.detach_on_exit, config.allow_io_uring)
+            .with_pool(pool_ref);
             t.marker(
                 MarkerKind::Attach,
                 tids.len() as u64,

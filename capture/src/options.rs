@@ -91,7 +91,7 @@ pub struct Args {
     #[arg(long)]
     pub detach_on_exit: bool,
 
-    /// Tracer threads (launch mode): new processes of the workload are
+    /// Tracer threads: new processes of the workload are
     /// spread over N threads, so a workload of several busy processes
     /// (nginx or postgres workers) is not held to one CPU's worth of
     /// stops. A process's threads stay on one tracer.
@@ -166,7 +166,7 @@ pub struct Config {
     pub cpu_affinity: CpuAffinity,
     /// `--detach-on-exit`.
     pub detach_on_exit: bool,
-    /// `--tracers`: tracer threads (1 in attach mode).
+    /// `--tracers`: tracer threads.
     pub tracers: usize,
     /// `--allow-io-uring`.
     pub allow_io_uring: bool,
@@ -189,12 +189,6 @@ impl Config {
                  process must install it itself), so every syscall still stops; only the \
                  selected ones are recorded",
                 self.syscall_spec
-            ));
-        }
-        if matches!(self.target, Target::Attach(_)) && self.tracers > 1 {
-            v.push(format!(
-                "--tracers {}: with --pid one tracer thread serves every process                  (several are for launched workloads)",
-                self.tracers
             ));
         }
         v

@@ -299,7 +299,7 @@ impl Tracer {
     }
 
     /// Makes this the main tracer of `pool`: it may hand new processes to
-    /// the pool's helpers (launch mode only).
+    /// the pool's helpers.
     pub fn with_pool(mut self, pool: Option<Arc<Pool>>) -> Tracer {
         self.pool = pool;
         self
@@ -1059,6 +1059,12 @@ impl Tracer {
             Ok(c) => c as i32,
             Err(_) => return,
         };
+        if self.threads.contains_key(&child) {
+            // Announced already by `announce_orphans` (a CLONE_PARENT
+            // child whose announcement looked lost when another process
+            // exited): one ProcessStart per child.
+            return;
+        }
         let pid = self.pid_of(tid);
         let flags = self
             .threads
@@ -1092,7 +1098,6 @@ impl Tracer {
         const SHARED: u64 = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_THREAD | CLONE_VFORK;
         let movable = self.pool.is_some()
             && self.helper.is_none()
-            && self.mode == Mode::Launch
             && ev != event::VFORK
             && flags & SHARED == 0;
         self.threads.insert(
@@ -1397,7 +1402,9 @@ impl Tracer {
     /// and resumes it as its old tracer would have.
     fn adopt(&mut self, h: Handed) {
         let tid = h.pid;
-        let adopted = handover::adopt(&h.parked, ptrace::options(true));
+        // As the first tracer seized it: killed with capture only when
+        // capture launched the workload.
+        let adopted = handover::adopt(&h.parked, ptrace::options(self.mode == Mode::Launch));
         if let Ok((_, delivered)) = &adopted {
             for &signo in delivered {
                 self.emit(Event {

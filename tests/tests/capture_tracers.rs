@@ -8,7 +8,8 @@
 //! handovers forced (`.ci/run`, `SYSREC_TEST_CAPTURE_ARGS="--tracers 3"`).
 
 use std::collections::{HashMap, HashSet};
-use std::process::{Command, Output};
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use e2e_tests::capture_support::*;
@@ -372,4 +373,120 @@ fn detach_on_exit_releases_processes_a_helper_traces() {
         "the child runs on, untraced"
     );
     kill(child as u32, libc::SIGKILL);
+}
+
+/// Waits for `go` to exist, then forks 20 children that each make 20
+/// numbered `write(-1, buf, k)` calls, report on a pipe and sleep; once
+/// all reported, creates `ready` and sleeps.
+const ATTACHED: &str = r#"
+#include <stdio.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <fcntl.h>
+int main(int argc, char **argv) {
+    struct stat st;
+    int p[2];
+    if (argc < 3 || pipe(p)) return 50;
+    while (stat(argv[1], &st) != 0) usleep(10000);
+    for (int i = 0; i < 20; i++) {
+        if (fork() == 0) {
+            char buf[32] = {0};
+            for (long k = 1; k <= 20; k++) syscall(SYS_write, -1, buf, k);
+            write(p[1], "x", 1);
+            sleep(60);
+            _exit(0);
+        }
+    }
+    char b;
+    for (int i = 0; i < 20; i++) read(p[0], &b, 1);
+    close(open(argv[2], O_CREAT | O_WRONLY, 0600));
+    sleep(60);
+    return 0;
+}
+"#;
+
+#[test]
+fn attach_mode_hands_new_processes_over_and_releases_them_all_on_detach() {
+    if !ptrace_permitted() {
+        return;
+    }
+    let w = Work::new();
+    let Some(bin) = w.cc("attached", ATTACHED, &[]) else {
+        panic!("gcc is needed (CI has it)");
+    };
+    let (go, ready) = (w.path("go"), w.path("ready"));
+    let mut target = Command::new(&bin)
+        .arg(&go)
+        .arg(&ready)
+        .process_group(0)
+        .spawn()
+        .expect("spawn the target");
+    let pid = target.id();
+    let mut cap = Command::new(capture_bin())
+        .arg("-o")
+        .arg(w.trace_path())
+        .args(["--tracers", "3", "--pid", &pid.to_string()])
+        .env("SYSREC_FORCE_HANDOVER", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn capture");
+    let attached = wait_until(Duration::from_secs(30), || {
+        status_field(pid, "TracerPid").is_some_and(|t| t == cap.id().to_string())
+    });
+    assert!(attached, "capture attached");
+    std::fs::write(&go, b"").expect("go");
+    assert!(
+        wait_until(Duration::from_secs(60), || ready.exists()),
+        "the children ran"
+    );
+    kill(cap.id(), libc::SIGTERM);
+    let status = wait_child(&mut cap, Duration::from_secs(60));
+    let mut err = String::new();
+    if let Some(mut e) = cap.stderr.take() {
+        let _ = std::io::Read::read_to_string(&mut e, &mut err);
+    }
+    assert!(status.success(), "{status:?} {err}");
+    let children = children(pid);
+    // Released, all of them: alive and untraced after the detach.
+    let traced: Vec<u32> = children
+        .iter()
+        .copied()
+        .filter(|&c| status_field(c, "TracerPid").is_some_and(|t| t != "0"))
+        .collect();
+    // SAFETY: kill(2) of the target's process group, which this test made.
+    unsafe { libc::kill(-(pid as i32), libc::SIGKILL) };
+    let _ = target.wait();
+    assert_eq!(children.len(), 20, "children alive after the detach");
+    assert!(
+        traced.is_empty(),
+        "still traced after the detach: {traced:?}"
+    );
+    let handed = err
+        .split(", ")
+        .find_map(|p| p.strip_suffix(" processes handed to helper tracers"))
+        .and_then(|n| n.trim().parse::<u64>().ok())
+        .unwrap_or(0);
+    assert_eq!(handed, 20, "{err}");
+
+    let t = w.trace();
+    let mut writes: HashMap<i32, Vec<u64>> = HashMap::new();
+    for (e, s) in t.syscalls("write") {
+        if s.args.first().map(|&a| a as i32) == Some(-1) {
+            writes.entry(e.pid).or_default().push(s.args[2]);
+        }
+    }
+    let want: Vec<u64> = (1..=20).collect();
+    assert_eq!(writes.len(), 20);
+    assert!(writes.values().all(|w| w == &want), "{writes:?}");
+    let detached: u64 = t
+        .markers()
+        .filter(|(_, m)| m.message.starts_with("detached from"))
+        .map(|(_, m)| m.count)
+        .sum();
+    assert_eq!(
+        detached, 21,
+        "the target and its 20 children, by their tracers"
+    );
 }
