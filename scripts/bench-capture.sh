@@ -34,7 +34,8 @@
 #
 # Environment: DURATION (nginx seconds per run, default 4), ITER (micro
 # iterations, default 30000), MICRO_PROCS (micro loops run in parallel
-# under one command, their rates summed; default 1), NGINX_WORKERS
+# under one command, their rates summed; default 1), MICRO_THREADS (the
+# loop in that many threads of each micro process; default 1), NGINX_WORKERS
 # (worker_processes, default 1), CONFIGS (space-separated subset; any
 # capture-SPEC works, e.g. capture-falco,close),
 # CAPTURE_ARGS (more options for every capture configuration, e.g.
@@ -51,6 +52,7 @@ PORT=${PORT:-18480}
 CAPTURE_ARGS=${CAPTURE_ARGS:-}
 WORKLOADS=${WORKLOADS:-"micro nginx"}
 MICRO_PROCS=${MICRO_PROCS:-1}
+MICRO_THREADS=${MICRO_THREADS:-1}
 NGINX_WORKERS=${NGINX_WORKERS:-1}
 
 for t in gcc strace nginx wrk; do
@@ -75,28 +77,42 @@ trap 'rm -rf "$WORK"' EXIT
 
 cat >"$WORK/micro.c" <<'C'
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
-int main(int argc, char **argv) {
-    long n = argc > 1 ? atol(argv[1]) : 30000;
+static long n;
+static void *loop(void *a) {
     char b[64];
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    (void)a;
     for (long i = 0; i < n; i++) {
         int fd = open("/etc/hostname", O_RDONLY);
-        if (fd < 0) return 1;
-        if (read(fd, b, sizeof b) < 0) return 1;
+        if (fd < 0) exit(1);
+        if (read(fd, b, sizeof b) < 0) exit(1);
         close(fd);
     }
+    return 0;
+}
+/* micro ITER [THREADS]: THREADS > 1 runs the loop in that many threads of
+   one process (a Go- or JVM-style server's shape); prints the total rate. */
+int main(int argc, char **argv) {
+    n = argc > 1 ? atol(argv[1]) : 30000;
+    int threads = argc > 2 ? atoi(argv[2]) : 1;
+    pthread_t t[64];
+    struct timespec t0, t1;
+    if (threads < 1 || threads > 64) return 2;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    if (threads == 1) loop(0);
+    for (int i = 0; threads > 1 && i < threads; i++) pthread_create(&t[i], 0, loop, 0);
+    for (int i = 0; threads > 1 && i < threads; i++) pthread_join(t[i], 0);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double s = (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
-    printf("%.0f\n", n / s);
+    printf("%.0f\n", n * threads / s);
     return 0;
 }
 C
-gcc -O2 -o "$WORK/micro" "$WORK/micro.c"
+gcc -O2 -pthread -o "$WORK/micro" "$WORK/micro.c"
 
 mkdir -p "$WORK/www" "$WORK/nginx"
 printf 'hello, bench\n' >"$WORK/www/small.txt"
@@ -148,11 +164,11 @@ wrapper() {
 run_micro() {
   if [ "$MICRO_PROCS" -gt 1 ]; then
     # shellcheck disable=SC2046,SC2016
-    $(wrapper "$1") sh -c 'i=0; while [ $i -lt "$1" ]; do "$2" "$3" & i=$((i+1)); done; wait' \
-      sh "$MICRO_PROCS" "$WORK/micro" "$ITER" | awk '{s += $1} END {printf "%.0f\n", s}'
+    $(wrapper "$1") sh -c 'i=0; while [ $i -lt "$1" ]; do "$2" "$3" "$4" & i=$((i+1)); done; wait' \
+      sh "$MICRO_PROCS" "$WORK/micro" "$ITER" "$MICRO_THREADS" | awk '{s += $1} END {printf "%.0f\n", s}'
   else
     # shellcheck disable=SC2046
-    $(wrapper "$1") "$WORK/micro" "$ITER"
+    $(wrapper "$1") "$WORK/micro" "$ITER" "$MICRO_THREADS"
   fi
   rm -rf "$WORK"/t.*
 }
@@ -191,7 +207,7 @@ for r in $(seq 1 "$ROUNDS"); do
 done
 
 echo
-echo "date: $(date -u +%Y-%m-%dT%H:%MZ)  kernel: $(uname -r)  cpus: $(nproc)  rounds: $ROUNDS  load: $(cut -d' ' -f1-3 /proc/loadavg)  micro procs: $MICRO_PROCS  nginx workers: $NGINX_WORKERS"
+echo "date: $(date -u +%Y-%m-%dT%H:%MZ)  kernel: $(uname -r)  cpus: $(nproc)  rounds: $ROUNDS  load: $(cut -d' ' -f1-3 /proc/loadavg)  micro procs: $MICRO_PROCS  micro threads: $MICRO_THREADS  nginx workers: $NGINX_WORKERS"
 python3 - "$RES" "$CONFIGS" <<'PY'
 import sys, statistics
 res, configs = sys.argv[1], sys.argv[2].split()

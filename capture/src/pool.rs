@@ -139,15 +139,18 @@ impl Pool {
         };
         let pid = h.pid;
         slot.pending.fetch_add(1, Ordering::SeqCst);
+        // Listed before the helper can see it (and see it exit), so an
+        // exit never comes before the listing it removes.
+        self.owned_set().insert(pid, helper);
         let sent = match &*slot.inbox.lock().unwrap_or_else(PoisonError::into_inner) {
             Some(tx) => tx.send(h).map_err(|e| e.0),
             None => Err(h),
         };
         if let Err(h) = sent {
+            self.owned_set().remove(&pid);
             slot.pending.fetch_sub(1, Ordering::SeqCst);
             return Err(h);
         }
-        self.owned_set().insert(pid, helper);
         Self::wake(slot);
         Ok(())
     }

@@ -229,6 +229,40 @@ pub fn detach(tid: i32, signal: i32) -> Result<()> {
     check(r, "PTRACE_DETACH", tid)
 }
 
+/// `PTRACE_GETSIGMASK` / `PTRACE_SETSIGMASK` (Linux 3.11).
+const PTRACE_GETSIGMASK: libc::c_int = 0x420a;
+const PTRACE_SETSIGMASK: libc::c_int = 0x420b;
+
+/// The blocked-signal mask of the stopped `tid` (`PTRACE_GETSIGMASK`).
+pub fn sigmask(tid: i32) -> Result<u64> {
+    let mut mask: u64 = 0;
+    // SAFETY: the kernel writes `addr` (8) bytes into `mask`, a live local.
+    let r = unsafe {
+        libc::ptrace(
+            PTRACE_GETSIGMASK as _,
+            tid,
+            std::mem::size_of::<u64>() as *mut libc::c_void,
+            &mut mask as *mut u64,
+        )
+    };
+    check(r, "PTRACE_GETSIGMASK", tid).map(|()| mask)
+}
+
+/// Sets the blocked-signal mask of the stopped `tid` (`PTRACE_SETSIGMASK`).
+pub fn set_sigmask(tid: i32, mask: u64) -> Result<()> {
+    let mut m = mask;
+    // SAFETY: the kernel reads `addr` (8) bytes from `m`, a live local.
+    let r = unsafe {
+        libc::ptrace(
+            PTRACE_SETSIGMASK as _,
+            tid,
+            std::mem::size_of::<u64>() as *mut libc::c_void,
+            &mut m as *mut u64,
+        )
+    };
+    check(r, "PTRACE_SETSIGMASK", tid)
+}
+
 /// `PTRACE_GETEVENTMSG`.
 pub fn event_msg(tid: i32) -> Result<u64> {
     ptrace::getevent(pid(tid))

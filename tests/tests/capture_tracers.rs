@@ -168,7 +168,8 @@ fn every_process_handed_over_under_load_is_recorded_whole_and_in_order() {
 }
 
 /// Each child is sent SIGUSR1 by its parent at once (while it is being
-/// handed over), and half are also stopped and continued; each child
+/// handed over), and half are also stopped and continued (not with the
+/// argument `nostop`); each child
 /// counts its SIGUSR1s and exits 0 only after exactly one. The parent
 /// checks that it saw each stop (`WUNTRACED`) and every exit code.
 const SIGNALS: &str = r#"
@@ -179,7 +180,8 @@ const SIGNALS: &str = r#"
 #include <unistd.h>
 static volatile sig_atomic_t got;
 static void on_usr1(int s) { (void)s; got++; }
-int main(void) {
+int main(int argc, char **argv) {
+    (void)argv;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_usr1;
@@ -194,7 +196,7 @@ int main(void) {
         }
         kill(p, SIGUSR1);
         int st;
-        if (i % 2 == 0) {
+        if (argc < 2 && i % 2 == 0) {
             kill(p, SIGSTOP);
             if (waitpid(p, &st, WUNTRACED) != p || !WIFSTOPPED(st)) return 93;
             kill(p, SIGCONT);
@@ -208,6 +210,31 @@ int main(void) {
 
 #[test]
 fn signals_and_stops_sent_during_a_handover_arrive_once_and_are_recorded() {
+    signals_during_handover(&[], &[]);
+}
+
+/// Under a seccomp filter too (capture's own filter is the one a process
+/// may run under and still be parked), with SIGUSR1 alone: see the known
+/// bug below for SIGUSR1 with a stop.
+#[test]
+fn handovers_happen_under_a_syscalls_filter() {
+    signals_during_handover(&["--syscalls", "falco"], &["nostop"]);
+}
+
+/// **Known bug, reproduced, not fixed** (ARCHITECTURE.md, "Several tracer
+/// threads"): under a `--syscalls` filter, a child sent SIGUSR1, SIGSTOP
+/// and SIGCONT while it is being handed over sometimes loses the SIGUSR1
+/// (its handler never runs; 2-4 runs in 50 here). Ignored so CI stays
+/// green; run with `--run-ignored only` (it runs the program 10 times).
+#[test]
+#[ignore = "known bug: a signal sent with SIGSTOP/SIGCONT during a handover under a filter can be lost"]
+fn known_bug_a_signal_sent_with_a_stop_during_a_handover_under_a_filter() {
+    for _ in 0..10 {
+        signals_during_handover(&["--syscalls", "falco"], &[]);
+    }
+}
+
+fn signals_during_handover(extra: &[&str], args: &[&str]) {
     if !ptrace_permitted() {
         return;
     }
@@ -215,7 +242,10 @@ fn signals_and_stops_sent_during_a_handover_arrive_once_and_are_recorded() {
     let Some(bin) = w.cc("signals", SIGNALS, &[]) else {
         panic!("gcc is needed (CI has it)");
     };
-    let out = capture_forced(&w, &[], &[bin.to_str().unwrap_or_default()]);
+    let mut cmd = vec![bin.to_str().unwrap_or_default()];
+    cmd.extend_from_slice(args);
+    let out = capture_forced(&w, extra, &cmd);
+    let stops = args.is_empty();
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -247,7 +277,12 @@ fn signals_and_stops_sent_during_a_handover_arrive_once_and_are_recorded() {
     }
     assert_eq!(delivered.len(), 40, "{delivered:?}");
     assert!(delivered.values().all(|&n| n == 1), "{delivered:?}");
-    assert_eq!(stopped.len(), 20, "each stop recorded once per process");
+    let want_stopped = if stops { 20 } else { 0 };
+    assert_eq!(
+        stopped.len(),
+        want_stopped,
+        "each stop recorded once per process"
+    );
 }
 
 /// A process whose second thread execs while the main thread forks
