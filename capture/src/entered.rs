@@ -36,7 +36,7 @@ const TIMER_SIGNAL: i32 = libc::SIGALRM;
 
 /// The scanner; exists only when capture is its PID namespace's init.
 pub struct Scanner {
-    timer: libc::timer_t,
+    _timer: crate::signals::ThreadTimer,
     next: Instant,
     last_pid: Option<i32>,
 }
@@ -61,34 +61,9 @@ impl Scanner {
         if !is_namespace_init() {
             return None;
         }
-        // SAFETY: sigevent is plain data.
-        let mut sev: libc::sigevent = unsafe { std::mem::zeroed() };
-        sev.sigev_notify = libc::SIGEV_THREAD_ID;
-        sev.sigev_signo = TIMER_SIGNAL;
-        // SAFETY: gettid has no arguments.
-        sev.sigev_notify_thread_id = unsafe { libc::gettid() };
-        // SAFETY: timer_t is a plain handle the kernel fills.
-        let mut timer: libc::timer_t = unsafe { std::mem::zeroed() };
-        // SAFETY: valid pointers to live locals.
-        if unsafe { libc::timer_create(libc::CLOCK_MONOTONIC, &mut sev, &mut timer) } != 0 {
-            return None;
-        }
-        let period = libc::timespec {
-            tv_sec: 0,
-            tv_nsec: SCAN_PERIOD.as_nanos() as libc::c_long,
-        };
-        let spec = libc::itimerspec {
-            it_interval: period,
-            it_value: period,
-        };
-        // SAFETY: arms the timer we created with a valid spec.
-        if unsafe { libc::timer_settime(timer, 0, &spec, std::ptr::null_mut()) } != 0 {
-            // SAFETY: deletes the timer we created.
-            unsafe { libc::timer_delete(timer) };
-            return None;
-        }
+        let timer = crate::signals::ThreadTimer::start(TIMER_SIGNAL, SCAN_PERIOD)?;
         Some(Scanner {
-            timer,
+            _timer: timer,
             next: Instant::now() + SCAN_PERIOD,
             last_pid: last_pid(),
         })
@@ -123,13 +98,6 @@ impl Scanner {
             .collect();
         out.sort_unstable();
         out
-    }
-}
-
-impl Drop for Scanner {
-    fn drop(&mut self) {
-        // SAFETY: deletes the timer we created.
-        unsafe { libc::timer_delete(self.timer) };
     }
 }
 

@@ -9,15 +9,20 @@
 //!
 //! 1. at a stop right after a syscall returned (a new process's first
 //!    stop, before it ran one instruction of its own), it saves the
-//!    registers, writes a full signal set below the stack's red zone, and
-//!    points the thread at the syscall instruction it just returned from,
-//!    as `rt_sigsuspend(&full, 8)`;
+//!    registers and signal mask, blocks every signal (`PTRACE_SETSIGMASK`),
+//!    writes a full signal set below the stack's red zone, and points the
+//!    thread at the syscall instruction it just returned from, as
+//!    `rt_sigsuspend(&full, 8)`;
 //! 2. it resumes the thread to that syscall's *entry stop*, still traced:
-//!    a signal already pending is delivered on the way there instead, and
-//!    then everything is put back and the thread kept (nothing ran);
-//! 3. from the entry stop it detaches. The thread enters `rt_sigsuspend`,
-//!    which blocks every blockable signal atomically and sleeps: no user
+//!    a stop signal already pending (the only kind not blocked) is
+//!    delivered on the way there instead, and then everything is put back
+//!    and the thread kept (nothing ran);
+//! 3. from the entry stop it detaches. The thread sleeps in
+//!    `rt_sigsuspend` with every blockable signal blocked: no user
 //!    instruction, no handler, no job-control change its parent could see.
+//!    A SIGSTOP stops it (as it would untraced) and makes the call restart
+//!    after SIGCONT, still with every signal blocked, since that is the
+//!    mask it was called with.
 //!
 //! The new tracer **adopts** it ([`adopt`]): `PTRACE_SEIZE` with capture's
 //! options, `PTRACE_INTERRUPT`, and at that stop the saved registers and
@@ -129,6 +134,19 @@ pub fn park(tid: i32, filters: Filters) -> std::result::Result<Parked, Kept> {
             "the stack below the red zone cannot be written",
         ));
     }
+    // Block every signal *before* the parking call, not only in it:
+    // `rt_sigsuspend` puts back the mask it was called with when it
+    // returns, and a stop signal (which no mask blocks) makes it return
+    // and restart. Called with the thread's own mask, it would unblock a
+    // pending signal for that moment and run its handler untraced (seen:
+    // SIGUSR1 with SIGSTOP and SIGCONT during a handover, its delivery
+    // missing from the trace, or lost under a filter). Called with every
+    // signal blocked, it restarts blocked; `restore` puts the thread's
+    // own mask back.
+    if let Err(e) = ptrace::set_sigmask(tid, u64::MAX) {
+        let _ = parked.restore();
+        return Err(Kept::Error(e));
+    }
     let call = regs.calling(insn, arch::NR_RT_SIGSUSPEND, mask_at, 8);
     if let Err(e) = call.set(tid) {
         let _ = parked.restore();
@@ -238,8 +256,7 @@ impl Parked {
     /// `rt_sigsuspend`'s own restore: a parked thread woken by a stop
     /// signal and continued may reach the new tracer's stop with that
     /// restore already done or not yet; setting it makes both end with the
-    /// thread's own mask. (Known bug, not fixed by this: ARCHITECTURE.md,
-    /// "Several tracer threads".)
+    /// thread's own mask ([`park`] blocked every signal).
     fn restore(&self) -> Result<()> {
         self.regs
             .set(self.tid)

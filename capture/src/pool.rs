@@ -280,10 +280,9 @@ pub fn spawn(helpers: usize, body: HelperBody) -> Option<(Arc<Pool>, Vec<HelperH
                 signals::block();
                 signals::unblock_wake();
                 p.register(i);
-                let timer = start_backstop();
-                let stats = b(p, i, inbox);
-                stop_backstop(timer);
-                stats
+                // Every BACKSTOP, a wake-up this thread may have missed.
+                let _backstop = signals::ThreadTimer::start(signals::wake_signal(), BACKSTOP);
+                b(p, i, inbox)
             });
         match started {
             Ok(h) => handles.push(h),
@@ -309,47 +308,6 @@ pub fn finish(pool: Option<(Arc<Pool>, Vec<HelperHandle>)>) -> crate::tracer::St
         }
     }
     stats
-}
-
-/// Starts the backstop timer of the calling (helper) thread: every
-/// [`BACKSTOP`] it sends [`signals::wake_signal`] to this thread. Returns
-/// the timer, deleted by [`stop_backstop`].
-pub fn start_backstop() -> Option<libc::timer_t> {
-    // SAFETY: sigevent is plain data.
-    let mut sev: libc::sigevent = unsafe { std::mem::zeroed() };
-    sev.sigev_notify = libc::SIGEV_THREAD_ID;
-    sev.sigev_signo = signals::wake_signal();
-    // SAFETY: gettid has no arguments.
-    sev.sigev_notify_thread_id = unsafe { libc::gettid() };
-    // SAFETY: timer_t is a plain handle the kernel fills.
-    let mut timer: libc::timer_t = unsafe { std::mem::zeroed() };
-    // SAFETY: valid pointers to live locals.
-    if unsafe { libc::timer_create(libc::CLOCK_MONOTONIC, &mut sev, &mut timer) } != 0 {
-        return None;
-    }
-    let period = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: BACKSTOP.as_nanos() as libc::c_long,
-    };
-    let spec = libc::itimerspec {
-        it_interval: period,
-        it_value: period,
-    };
-    // SAFETY: arms the timer we created with a valid spec.
-    if unsafe { libc::timer_settime(timer, 0, &spec, std::ptr::null_mut()) } != 0 {
-        // SAFETY: deletes the timer we created.
-        unsafe { libc::timer_delete(timer) };
-        return None;
-    }
-    Some(timer)
-}
-
-/// Deletes a timer of [`start_backstop`].
-pub fn stop_backstop(timer: Option<libc::timer_t>) {
-    if let Some(t) = timer {
-        // SAFETY: deletes the timer we created.
-        unsafe { libc::timer_delete(t) };
-    }
 }
 
 #[cfg(test)]

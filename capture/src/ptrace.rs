@@ -91,26 +91,21 @@ impl Stop {
 /// Waits for any traced or child thread (`__WALL`). `Ok(None)` when
 /// interrupted by a signal (EINTR) or, with `nohang`, nothing is ready.
 pub fn wait_any(nohang: bool) -> Result<Option<(i32, i32)>, Errno> {
-    let mut status = 0;
-    let flags = libc::__WALL | if nohang { libc::WNOHANG } else { 0 };
-    // SAFETY: plain syscall with a valid out pointer.
-    let r = unsafe { libc::waitpid(-1, &mut status, flags) };
-    match r {
-        -1 => match Errno::last() {
-            Errno::EINTR => Ok(None),
-            e => Err(e),
-        },
-        0 => Ok(None),
-        tid => Ok(Some((tid, status))),
-    }
+    wait_all(libc::__WALL, nohang)
 }
 
 /// Waits for a stop of a tracee of *this* thread (`__WALL | __WNOTHREAD`):
 /// with several tracer threads, a stop collected by another thread could
 /// not be answered (`crate::handover`). `Ok(None)` as for [`wait_any`].
 pub fn wait_own(nohang: bool) -> Result<Option<(i32, i32)>, Errno> {
+    wait_all(libc::__WALL | libc::__WNOTHREAD, nohang)
+}
+
+/// `waitpid(-1, flags)` (plus `WNOHANG`): `Ok(None)` on `EINTR` or when
+/// nothing is ready.
+fn wait_all(flags: libc::c_int, nohang: bool) -> Result<Option<(i32, i32)>, Errno> {
     let mut status = 0;
-    let flags = libc::__WALL | libc::__WNOTHREAD | if nohang { libc::WNOHANG } else { 0 };
+    let flags = flags | if nohang { libc::WNOHANG } else { 0 };
     // SAFETY: plain syscall with a valid out pointer.
     let r = unsafe { libc::waitpid(-1, &mut status, flags) };
     match r {

@@ -288,6 +288,53 @@ pub fn unblock_wake() {
     }
 }
 
+/// A POSIX timer that sends `signo` to the thread that started it, every
+/// `period` (`SIGEV_THREAD_ID`). Its signals carry `SI_TIMER`, which the
+/// handler ignores: waking that thread's `waitpid` is the point
+/// (`crate::entered`'s scan, a helper tracer's backstop in `crate::pool`).
+/// Deleted when dropped.
+pub struct ThreadTimer(libc::timer_t);
+
+impl ThreadTimer {
+    /// Starts the timer; `None` if the kernel refuses it.
+    pub fn start(signo: i32, period: Duration) -> Option<ThreadTimer> {
+        // SAFETY: sigevent is plain data.
+        let mut sev: libc::sigevent = unsafe { std::mem::zeroed() };
+        sev.sigev_notify = libc::SIGEV_THREAD_ID;
+        sev.sigev_signo = signo;
+        // SAFETY: gettid has no arguments.
+        sev.sigev_notify_thread_id = unsafe { libc::gettid() };
+        // SAFETY: timer_t is a plain handle the kernel fills.
+        let mut timer: libc::timer_t = unsafe { std::mem::zeroed() };
+        // SAFETY: valid pointers to live locals.
+        if unsafe { libc::timer_create(libc::CLOCK_MONOTONIC, &mut sev, &mut timer) } != 0 {
+            return None;
+        }
+        let timer = ThreadTimer(timer);
+        let every = libc::timespec {
+            tv_sec: period.as_secs() as _,
+            tv_nsec: period.subsec_nanos() as libc::c_long,
+        };
+        let spec = libc::itimerspec {
+            it_interval: every,
+            it_value: every,
+        };
+        // SAFETY: arms the timer we created with a valid spec (on failure
+        // the drop deletes it).
+        if unsafe { libc::timer_settime(timer.0, 0, &spec, std::ptr::null_mut()) } != 0 {
+            return None;
+        }
+        Some(timer)
+    }
+}
+
+impl Drop for ThreadTimer {
+    fn drop(&mut self) {
+        // SAFETY: deletes the timer this value created.
+        unsafe { libc::timer_delete(self.0) };
+    }
+}
+
 /// Blocks the handled signals in the calling thread; returns the old mask.
 pub fn block() -> libc::sigset_t {
     set_mask(libc::SIG_BLOCK)
