@@ -69,6 +69,7 @@ pub mod placement;
 pub mod pool;
 pub mod procfs;
 pub mod ptrace;
+pub mod rebalance;
 pub mod remote_fd;
 pub mod seccomp;
 pub mod ship;
@@ -136,8 +137,12 @@ impl Report {
             0 => String::new(),
             n => format!(", {n} processes handed to helper tracers"),
         };
+        let moved = match self.stats.rebalanced {
+            0 => String::new(),
+            n => format!(", {n} busy processes moved to helper tracers"),
+        };
         format!(
-            "capture: {} events ({} syscalls), {} stops{handed}, {} chunks, {} bytes written, {} gaps, {:.2} s",
+            "capture: {} events ({} syscalls), {} stops{handed}{moved}, {} chunks, {} bytes written, {} gaps, {:.2} s",
             events,
             self.stats.syscalls,
             self.stats.stops,

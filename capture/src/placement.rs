@@ -336,6 +336,14 @@ impl Placement {
         Vec::new()
     }
 
+    /// `tid`, alive, goes to another tracer thread: if it is the pinned
+    /// tracee, it and this tracer get their CPU sets back.
+    pub fn let_go(&mut self, tid: i32) {
+        if self.pinned.is_some_and(|p| p.0 == tid) {
+            self.release();
+        }
+    }
+
     /// `tid` is gone.
     pub fn forget(&mut self, tid: i32) {
         if let Some((t, _, tracer)) = self.pinned

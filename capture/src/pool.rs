@@ -39,7 +39,7 @@
 //! ([`Pool::processes`]) and tells the helpers to detach ([`Pool::detach`]).
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
@@ -70,6 +70,33 @@ struct Slot {
     pending: AtomicUsize,
     /// Threads the helper traces (published after each stop it handled).
     tracees: AtomicUsize,
+    /// Stops the helper handled so far (published with `tracees`), for
+    /// [`crate::rebalance`].
+    stops: AtomicU64,
+}
+
+/// Where [`Pool::pick`] sends new processes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Birth {
+    /// One in N to each tracer, the main one included.
+    RoundRobin,
+    /// Every movable process to a helper (`SYSREC_FORCE_HANDOVER=1`, for
+    /// tests of the handover).
+    Helpers,
+    /// None: they stay with the main tracer until [`crate::rebalance`]
+    /// moves the busy ones (`SYSREC_FORCE_HANDOVER=0`, for its tests).
+    Main,
+}
+
+impl Birth {
+    /// From `SYSREC_FORCE_HANDOVER`.
+    pub fn from_env() -> Birth {
+        match std::env::var_os("SYSREC_FORCE_HANDOVER") {
+            Some(v) if v == "1" => Birth::Helpers,
+            Some(v) if v == "0" => Birth::Main,
+            _ => Birth::RoundRobin,
+        }
+    }
 }
 
 /// The helpers and what every tracer shares.
@@ -77,9 +104,8 @@ pub struct Pool {
     slots: Vec<Slot>,
     /// Round robin over the main tracer (0) and the helpers (1..).
     next: AtomicUsize,
-    /// Hand every movable process to a helper (`SYSREC_FORCE_HANDOVER=1`,
-    /// for tests), instead of one in N to each tracer.
-    force: bool,
+    /// Where new processes go.
+    birth: Birth,
     /// Processes the helpers trace: pid -> helper.
     owned: Mutex<HashMap<i32, usize>>,
     closing: AtomicBool,
@@ -89,7 +115,7 @@ pub struct Pool {
 impl Pool {
     /// A pool of `helpers` helper slots, and their inboxes' receiving ends
     /// (one per helper, for its thread).
-    pub fn new(helpers: usize, force: bool) -> (Arc<Pool>, Vec<Receiver<Box<Handed>>>) {
+    pub fn new(helpers: usize, birth: Birth) -> (Arc<Pool>, Vec<Receiver<Box<Handed>>>) {
         let mut slots = Vec::with_capacity(helpers);
         let mut rxs = Vec::with_capacity(helpers);
         for _ in 0..helpers {
@@ -99,13 +125,14 @@ impl Pool {
                 tid: AtomicI32::new(0),
                 pending: AtomicUsize::new(0),
                 tracees: AtomicUsize::new(0),
+                stops: AtomicU64::new(0),
             });
             rxs.push(rx);
         }
         let pool = Pool {
             slots,
             next: AtomicUsize::new(0),
-            force,
+            birth,
             owned: Mutex::new(HashMap::new()),
             closing: AtomicBool::new(false),
             detach: AtomicBool::new(false),
@@ -122,12 +149,13 @@ impl Pool {
             return None;
         }
         let k = self.next.fetch_add(1, Ordering::Relaxed);
-        if self.force {
-            return Some(k % n);
-        }
-        match k % (n + 1) {
-            0 => None,
-            h => Some(h - 1),
+        match self.birth {
+            Birth::Main => None,
+            Birth::Helpers => Some(k % n),
+            Birth::RoundRobin => match k % (n + 1) {
+                0 => None,
+                h => Some(h - 1),
+            },
         }
     }
 
@@ -180,6 +208,14 @@ impl Pool {
         self.owned_set().keys().copied().collect()
     }
 
+    /// The stops each helper has handled so far, by helper.
+    pub fn helper_stops(&self) -> Vec<u64> {
+        self.slots
+            .iter()
+            .map(|s| s.stops.load(Ordering::Relaxed))
+            .collect()
+    }
+
     /// Whether every helper has no tracee and no handover waiting.
     pub fn idle(&self) -> bool {
         // `pending` first: a helper publishes its tracees before it takes
@@ -224,10 +260,12 @@ impl Pool {
         }
     }
 
-    /// Helper `helper` now traces `tracees` threads.
-    pub fn publish(&self, helper: usize, tracees: usize) {
+    /// Helper `helper` now traces `tracees` threads, and has handled
+    /// `stops` stops.
+    pub fn publish(&self, helper: usize, tracees: usize, stops: u64) {
         if let Some(s) = self.slots.get(helper) {
             s.tracees.store(tracees, Ordering::SeqCst);
+            s.stops.store(stops, Ordering::Relaxed);
         }
     }
 
@@ -269,8 +307,7 @@ pub fn spawn(helpers: usize, body: HelperBody) -> Option<(Arc<Pool>, Vec<HelperH
     if helpers == 0 {
         return None;
     }
-    let force = std::env::var_os("SYSREC_FORCE_HANDOVER").is_some_and(|v| v == "1");
-    let (pool, inboxes) = Pool::new(helpers, force);
+    let (pool, inboxes) = Pool::new(helpers, Birth::from_env());
     let mut handles = Vec::new();
     for (i, inbox) in inboxes.into_iter().enumerate() {
         let (p, b) = (pool.clone(), body.clone());
@@ -316,26 +353,28 @@ mod tests {
 
     #[test]
     fn round_robin_over_every_tracer_or_only_helpers_when_forced() {
-        let (p, _rx) = Pool::new(2, false);
+        let (p, _rx) = Pool::new(2, Birth::RoundRobin);
         let picks: Vec<_> = (0..6).map(|_| p.pick()).collect();
         assert_eq!(picks, [None, Some(0), Some(1), None, Some(0), Some(1)]);
-        let (p, _rx) = Pool::new(2, true);
+        let (p, _rx) = Pool::new(2, Birth::Helpers);
         let picks: Vec<_> = (0..4).map(|_| p.pick()).collect();
         assert_eq!(picks, [Some(0), Some(1), Some(0), Some(1)]);
-        let (p, _rx) = Pool::new(0, true);
+        let (p, _rx) = Pool::new(0, Birth::Helpers);
+        assert_eq!(p.pick(), None);
+        let (p, _rx) = Pool::new(2, Birth::Main);
         assert_eq!(p.pick(), None);
     }
 
     #[test]
     fn idle_only_when_no_helper_has_tracees_or_waiting_handovers() {
-        let (p, _rx) = Pool::new(2, false);
+        let (p, _rx) = Pool::new(2, Birth::RoundRobin);
         assert!(p.idle());
         p.slots[1].pending.fetch_add(1, Ordering::SeqCst);
         assert!(!p.idle());
-        p.publish(1, 1);
+        p.publish(1, 1, 0);
         p.taken(1);
         assert!(!p.idle(), "adopted: one tracee");
-        p.publish(1, 0);
+        p.publish(1, 0, 0);
         assert!(p.idle());
     }
 }

@@ -82,6 +82,7 @@ use crate::placement::{self, CpuAffinity, Placement};
 use crate::pool::{self, Handed, Pool};
 use crate::procfs;
 use crate::ptrace::{self, Stop, SyscallInfo, event};
+use crate::rebalance;
 use crate::signals;
 use crate::sink::{Msg, Sink};
 use crate::state::process_table::clone_flags::{CLONE_FILES, CLONE_FS, CLONE_THREAD};
@@ -100,6 +101,9 @@ pub struct Stats {
     pub tracer_errors: u64,
     /// New processes handed to helper tracers.
     pub handovers: u64,
+    /// Busy processes moved from the main tracer to a helper
+    /// ([`crate::rebalance`]).
+    pub rebalanced: u64,
 }
 
 impl Stats {
@@ -112,7 +116,18 @@ impl Stats {
         self.foreign_syscalls += o.foreign_syscalls;
         self.tracer_errors += o.tracer_errors;
         self.handovers += o.handovers;
+        self.rebalanced += o.rebalanced;
     }
+}
+
+/// What became of a process [`Tracer::hand_to`] tried to hand over.
+enum Handing {
+    /// Still this tracer's, unchanged: resume it.
+    Kept,
+    /// Still this tracer's, its signal or death handled: do not resume.
+    Handled,
+    /// Sent to the helper.
+    Handed,
 }
 
 /// How the tracer got its tracees.
@@ -155,6 +170,9 @@ struct ThreadInfo {
     /// helper tracer at its first stop ([`crate::pool`]'s unit of
     /// placement).
     movable: bool,
+    /// Its stops in the current [`rebalance::Window`] (main tracer with
+    /// helpers only).
+    stops: u32,
 }
 
 /// The tracer; see the module documentation.
@@ -199,6 +217,11 @@ pub struct Tracer {
     pool: Option<Arc<Pool>>,
     /// A helper: its index and inbox.
     helper: Option<(usize, Receiver<Box<Handed>>)>,
+    /// The main tracer with helpers: its load-counting window.
+    window: Option<rebalance::Window>,
+    /// A busy process chosen to move to this helper at its next
+    /// syscall-exit stop ([`crate::rebalance`]).
+    moving: Option<(i32, usize)>,
     pub stats: Stats,
     _not_send: PhantomData<*const ()>,
 }
@@ -226,6 +249,7 @@ impl Tracer {
                         entry: None,
                         prelude: mode == Mode::Launch,
                         movable: false,
+                        stops: 0,
                     },
                 )
             })
@@ -255,6 +279,8 @@ impl Tracer {
             released: HashSet::new(),
             pool: None,
             helper: None,
+            window: None,
+            moving: None,
             stats: Stats::default(),
             _not_send: PhantomData,
         }
@@ -301,6 +327,9 @@ impl Tracer {
     /// Makes this the main tracer of `pool`: it may hand new processes to
     /// the pool's helpers.
     pub fn with_pool(mut self, pool: Option<Arc<Pool>>) -> Tracer {
+        self.window = pool
+            .as_ref()
+            .map(|p| rebalance::Window::new(0, p.helper_stops()));
         self.pool = pool;
         self
     }
@@ -311,6 +340,7 @@ impl Tracer {
         self.threads.clear();
         self.pool = Some(pool);
         self.helper = Some((index, inbox));
+        self.window = None;
         self
     }
 
@@ -647,6 +677,7 @@ impl Tracer {
                     entry: None,
                     prelude: false,
                     movable: false,
+                    stops: 0,
                 },
             );
         }
@@ -662,8 +693,9 @@ impl Tracer {
     /// exit stop is wanted); a vanished tracee is not an error (its death is
     /// reported by wait).
     fn resume(&mut self, tid: i32, sig: i32) {
-        let syscall_stops =
-            !self.seccomp || self.threads.get(&tid).is_some_and(|t| t.entry.is_some());
+        let syscall_stops = !self.seccomp
+            || self.threads.get(&tid).is_some_and(|t| t.entry.is_some())
+            || self.moving.is_some_and(|(pid, _)| pid == tid);
         let r = if syscall_stops {
             ptrace::resume_syscall(tid, sig)
         } else {
@@ -677,6 +709,14 @@ impl Tracer {
 
     fn on_wait(&mut self, tid: i32, status: i32) {
         self.stats.stops += 1;
+        if self.window.is_some() {
+            if let Some(t) = self.threads.get_mut(&tid) {
+                t.stops = t.stops.saturating_add(1);
+            }
+            if self.stats.stops.is_multiple_of(256) {
+                self.balance();
+            }
+        }
         if let Some(placement::Window::Single(t)) = self.placement.on_stop(tid) {
             // Only one thread stopped lately: share a CPU with it, if its
             // process has no other thread.
@@ -920,12 +960,27 @@ impl Tracer {
             }
             SyscallInfo::Exit { rval, .. } => {
                 let entry = self.threads.get_mut(&tid).and_then(|t| t.entry.take());
-                match entry {
+                let rval = match entry {
                     Some(e) => {
                         let rval = self.answer_exit(tid, &e, rval);
-                        self.finish_syscall(tid, e, rval, false)
+                        self.finish_syscall(tid, e, rval, false);
+                        rval
                     }
-                    None => self.stats.unmatched_exits += 1,
+                    // Under a filter, only a move asks for an exit stop
+                    // without a recorded entry.
+                    None if self.seccomp => rval,
+                    None => {
+                        self.stats.unmatched_exits += 1;
+                        rval
+                    }
+                };
+                if let Some((pid, helper)) = self.moving
+                    && pid == tid
+                {
+                    self.moving = None;
+                    if self.move_busy(tid, helper, rval) {
+                        return;
+                    }
                 }
             }
             SyscallInfo::None => {}
@@ -1108,6 +1163,7 @@ impl Tracer {
                 entry: None,
                 prelude: false,
                 movable,
+                stops: 0,
             },
         );
         if child_pid == child
@@ -1178,6 +1234,7 @@ impl Tracer {
                     entry: None,
                     prelude: false,
                     movable: false,
+                    stops: 0,
                 },
             );
             self.emit(Event {
@@ -1215,6 +1272,7 @@ impl Tracer {
                     entry,
                     prelude: false,
                     movable: false,
+                    stops: 0,
                 },
             );
         } else {
@@ -1290,6 +1348,9 @@ impl Tracer {
 
     fn on_death(&mut self, tid: i32, status: i32) {
         self.placement.forget(tid);
+        if self.moving.is_some_and(|m| m.0 == tid) {
+            self.moving = None;
+        }
         let Some(t) = self.threads.remove(&tid) else {
             return;
         };
@@ -1302,6 +1363,7 @@ impl Tracer {
                     entry: None,
                     prelude: false,
                     movable: false,
+                    stops: 0,
                 },
             );
             self.finish_syscall(tid, e, 0, true);
@@ -1343,15 +1405,60 @@ impl Tracer {
     /// longer this tracer's to resume (handed over, or its signal or death
     /// handled here).
     fn hand_over(&mut self, tid: i32) -> bool {
-        let Some(pool) = self.pool.clone() else {
+        let Some(helper) = self.pool.as_ref().and_then(|p| p.pick()) else {
             return false;
         };
-        if self.detaching || pool.detaching() || pool.closing() {
+        match self.hand_to(tid, helper) {
+            Handing::Kept => false,
+            Handing::Handled => true,
+            Handing::Handed => {
+                self.stats.handovers += 1;
+                true
+            }
+        }
+    }
+
+    /// At a syscall-exit stop (return value `rval`) of `tid`, a busy
+    /// process [`Tracer::balance`] chose: hands it to `helper` if it may
+    /// still move (the invariants of [`crate::rebalance`]); true when
+    /// `tid` is no longer this tracer's to resume.
+    fn move_busy(&mut self, tid: i32, helper: usize, rval: i64) -> bool {
+        if (-516..=-512).contains(&rval) {
+            // -ERESTART*: the kernel restarts the call after this stop
+            // (a signal is on its way); the next exit stop will do.
+            self.moving = Some((tid, helper));
             return false;
         }
-        let Some(helper) = pool.pick() else {
+        let alone = self.threads.values().filter(|t| t.pid == tid).count() == 1;
+        if !alone || tid == self.main_pid || self.stopped.contains(&tid) {
             return false;
+        }
+        let mut others: Vec<i32> = self.threads.values().map(|t| t.pid).collect();
+        others.extend(self.early.keys());
+        others.sort_unstable();
+        others.dedup();
+        if rebalance::shares_tables(tid, others) != Some(false) {
+            return false;
+        }
+        match self.hand_to(tid, helper) {
+            Handing::Kept => false,
+            Handing::Handled => true,
+            Handing::Handed => {
+                self.stats.rebalanced += 1;
+                true
+            }
+        }
+    }
+
+    /// Parks `tid` (stopped right after a syscall returned) and sends it,
+    /// with its part of the state, to helper `helper`.
+    fn hand_to(&mut self, tid: i32, helper: usize) -> Handing {
+        let Some(pool) = self.pool.clone() else {
+            return Handing::Kept;
         };
+        if self.detaching || pool.detaching() || pool.closing() {
+            return Handing::Kept;
+        }
         let filters = Filters {
             capture: u32::from(self.seccomp),
             stops_sigsuspend: self.set.as_ref().is_some_and(|s| s.contains(RT_SIGSUSPEND)),
@@ -1362,23 +1469,23 @@ impl Tracer {
                 // Delivered on the way to the parking call: the process
                 // stays here, its signal handled as any other.
                 self.on_signal(tid, signal);
-                return true;
+                return Handing::Handled;
             }
             Err(Kept::Died(status)) => {
                 self.on_death(tid, status);
-                return true;
+                return Handing::Handled;
             }
-            Err(Kept::Unsafe(_)) => return false,
+            Err(Kept::Unsafe(_)) => return Handing::Kept,
             Err(Kept::Error(e)) => {
                 self.tracer_error(format!(
                     "cannot hand process {tid} to another tracer thread: {}",
                     Chain(&e)
                 ));
-                return false;
+                return Handing::Kept;
             }
         };
         self.threads.remove(&tid);
-        self.placement.forget(tid);
+        self.placement.let_go(tid);
         let process = self.state.take_process(tid);
         let h = Box::new(Handed {
             parked,
@@ -1386,16 +1493,48 @@ impl Tracer {
             process,
         });
         match pool.hand(helper, h) {
-            Ok(()) => {
-                self.stats.handovers += 1;
-                true
-            }
+            Ok(()) => Handing::Handed,
             Err(h) => {
                 // The helper is gone (it failed): take the process back.
                 self.adopt(*h);
-                true
+                Handing::Handled
             }
         }
+    }
+
+    /// The main tracer with helpers, every few hundred stops: at the end of
+    /// a [`rebalance::Window`], picks a busy process of its own to move to
+    /// the least loaded helper at its next syscall-exit stop.
+    fn balance(&mut self) {
+        let (Some(window), Some(pool)) = (self.window.as_mut(), self.pool.as_ref()) else {
+            return;
+        };
+        let Some(loads) = window.roll(self.stats.stops, pool.helper_stops()) else {
+            return;
+        };
+        let mut per_pid: HashMap<i32, (u64, u32)> = HashMap::new();
+        for t in self.threads.values_mut() {
+            let e = per_pid.entry(t.pid).or_default();
+            e.0 += u64::from(t.stops);
+            e.1 += 1;
+            t.stops = 0;
+        }
+        if self.moving.take().is_some() || self.detaching || self.main_status.is_some() {
+            // A process chosen a window ago that made no syscall since
+            // (blocked in one): chosen again or not, next window.
+            return;
+        }
+        let candidates: Vec<(i32, u64)> = per_pid
+            .into_iter()
+            .filter(|&(pid, (_, threads))| {
+                threads == 1
+                    && pid != self.main_pid
+                    && !self.stopped.contains(&pid)
+                    && self.threads.get(&pid).is_some_and(|t| !t.prelude)
+            })
+            .map(|(pid, (stops, _))| (pid, stops))
+            .collect();
+        self.moving = rebalance::choose(&loads, &candidates);
     }
 
     /// Takes a handed process: adopts it, seeds the state with its part,
@@ -1448,6 +1587,7 @@ impl Tracer {
                         entry: None,
                         prelude: false,
                         movable: false,
+                        stops: 0,
                     },
                 );
                 match adopted {
@@ -1488,7 +1628,11 @@ impl Tracer {
             };
             self.adopt(*h);
             if let Some(pool) = &self.pool {
-                pool.publish(index, self.threads.len() + self.early.len());
+                pool.publish(
+                    index,
+                    self.threads.len() + self.early.len(),
+                    self.stats.stops,
+                );
                 pool.taken(index);
             }
             if wait {
@@ -1511,7 +1655,11 @@ impl Tracer {
             if pool.detaching() && !self.detaching {
                 self.begin_detach();
             }
-            pool.publish(index, self.threads.len() + self.early.len());
+            pool.publish(
+                index,
+                self.threads.len() + self.early.len(),
+                self.stats.stops,
+            );
             if self.threads.is_empty() && self.early.is_empty() {
                 if self.detaching {
                     pool.helper_empty(index);
@@ -1537,7 +1685,7 @@ impl Tracer {
                 }
             }
         }
-        pool.publish(index, 0);
+        pool.publish(index, 0, self.stats.stops);
         if self.detached > 0 {
             self.marker(
                 MarkerKind::Detach,
@@ -1596,6 +1744,7 @@ impl Tracer {
                             entry: None,
                             prelude: false,
                             movable: false,
+                            stops: 0,
                         },
                     );
                     if let Some(_status) = self.early.remove(&(child as i32)) {

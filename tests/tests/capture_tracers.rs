@@ -514,3 +514,308 @@ fn attach_mode_hands_new_processes_over_and_releases_them_all_on_detach() {
         "the target and its 20 children, by their tracers"
     );
 }
+
+// -- Moving busy processes (crate::rebalance) -------------------------------
+
+/// How many busy processes the summary says were moved.
+fn moved(err: &str) -> u64 {
+    err.split(", ")
+        .find_map(|p| p.strip_suffix(" busy processes moved to helper tracers"))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Each process's numbered `close(-k)` calls, by pid, in trace order.
+fn numbered_closes(t: &Trace) -> HashMap<i32, Vec<u64>> {
+    let mut closes: HashMap<i32, Vec<u64>> = HashMap::new();
+    for (e, s) in t.syscalls("close") {
+        let fd = s.args.first().map(|&a| a as i32).unwrap_or(0);
+        if fd < 0 {
+            closes
+                .entry(e.pid)
+                .or_default()
+                .push(u64::from(fd.unsigned_abs()));
+        }
+    }
+    closes
+}
+
+/// Two children, each busy with N numbered `close(-k)` calls (k = 1..N)
+/// after it created `<ARG2>-<i>`, then waiting for `<ARG2>-end` (when
+/// given); each exits 7 and the parent checks both codes. With
+/// `SYSREC_FORCE_HANDOVER=0` both stay with the main tracer at birth.
+const TWO_BUSY: &str = r#"
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+static void wait_for(const char *f) { while (access(f, F_OK) != 0) usleep(5000); }
+int main(int argc, char **argv) {
+    long n = argc > 1 ? atol(argv[1]) : 20000;
+    const char *mark = argc > 2 ? argv[2] : 0;
+    if (argc > 3) wait_for(argv[3]);
+    pid_t kids[2];
+    for (int i = 0; i < 2; i++) {
+        pid_t p = fork();
+        if (p < 0) return 90;
+        if (p == 0) {
+            for (long k = 1; k <= n; k++) syscall(SYS_close, -k);
+            if (mark) {
+                char f[4096];
+                snprintf(f, sizeof f, "%s-%d", mark, i);
+                FILE *o = fopen(f, "w");
+                if (o) fclose(o);
+                snprintf(f, sizeof f, "%s-end", mark);
+                wait_for(f);
+            }
+            _exit(7);
+        }
+        kids[i] = p;
+    }
+    int bad = 0;
+    for (int i = 0; i < 2; i++) {
+        int st;
+        if (waitpid(kids[i], &st, 0) != kids[i] || !WIFEXITED(st) || WEXITSTATUS(st) != 7) bad++;
+    }
+    return bad ? 92 : 0;
+}
+"#;
+
+#[test]
+fn two_busy_processes_on_one_tracer_are_spread_and_recorded_whole() {
+    busy_processes_spread(&[]);
+}
+
+#[test]
+fn busy_processes_are_spread_under_a_syscalls_filter() {
+    // Under a filter `close` is recorded from its seccomp stop alone:
+    // capture asks for the exit stop it moves a process at.
+    busy_processes_spread(&["--syscalls", "falco"]);
+}
+
+/// Checks that each of the two children's N closes is in the trace, in
+/// order, none missing.
+fn assert_closes_whole(w: &Work, n: u64) {
+    let closes = numbered_closes(&w.trace());
+    let want: Vec<u64> = (1..=n).collect();
+    assert_eq!(closes.len(), 2, "two busy processes");
+    for (pid, got) in &closes {
+        assert!(
+            got == &want,
+            "pid {pid}: {} of {n} closes, in order?",
+            got.len()
+        );
+    }
+}
+
+fn busy_processes_spread(extra: &[&str]) {
+    if !ptrace_permitted() {
+        return;
+    }
+    let w = Work::new();
+    let Some(bin) = w.cc("twobusy", TWO_BUSY, &[]) else {
+        panic!("gcc is needed (CI has it)");
+    };
+    let n: u64 = 40_000;
+    let mut c = Command::new(capture_bin());
+    c.arg("-o")
+        .arg(w.trace_path())
+        .args(["--tracers", "2"])
+        .args(extra)
+        .arg("--")
+        .arg(&bin)
+        .arg(n.to_string())
+        .env("SYSREC_FORCE_HANDOVER", "0");
+    let out = e2e_tests::run_with_timeout(&mut c, Duration::from_secs(120));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert_eq!(handed(&out), 0, "none handed over at birth: {err}");
+    assert!(moved(&err) >= 1, "a busy process moved: {err}");
+    assert_closes_whole(&w, n);
+}
+
+#[test]
+fn attach_mode_moves_a_busy_child_to_another_tracer_thread() {
+    if !ptrace_permitted() {
+        return;
+    }
+    let w = Work::new();
+    let Some(bin) = w.cc("twobusy", TWO_BUSY, &[]) else {
+        panic!("gcc is needed (CI has it)");
+    };
+    let n: u64 = 40_000;
+    let (go, mark) = (w.path("go"), w.path("done"));
+    let mut target = Command::new(&bin)
+        .arg(n.to_string())
+        .arg(&mark)
+        .arg(&go)
+        .process_group(0)
+        .spawn()
+        .expect("spawn the target");
+    let pid = target.id();
+    let mut cap = Command::new(capture_bin())
+        .arg("-o")
+        .arg(w.trace_path())
+        .args(["--tracers", "2", "--pid", &pid.to_string()])
+        .env("SYSREC_FORCE_HANDOVER", "0")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn capture");
+    let capture_pid = cap.id().to_string();
+    let attached = wait_until(Duration::from_secs(30), || {
+        status_field(pid, "TracerPid").is_some_and(|t| t == capture_pid)
+    });
+    assert!(attached, "capture attached");
+    std::fs::write(&go, b"").expect("go");
+    let both_done = wait_until(Duration::from_secs(90), || {
+        (0..2).all(|i| w.path(&format!("done-{i}")).exists())
+    });
+    // While they wait: one child is traced by the main tracer thread,
+    // the other by another thread of capture.
+    let kids = children(pid);
+    let tracers: Vec<String> = kids
+        .iter()
+        .filter_map(|&k| status_field(k, "TracerPid"))
+        .collect();
+    let capture_threads: Vec<String> = std::fs::read_dir(format!("/proc/{capture_pid}/task"))
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    std::fs::write(w.path("done-end"), b"").expect("end");
+    let target_status = wait_child(&mut target, Duration::from_secs(60));
+    kill(cap.id(), libc::SIGTERM);
+    let status = wait_child(&mut cap, Duration::from_secs(60));
+    let mut err = String::new();
+    if let Some(mut e) = cap.stderr.take() {
+        let _ = std::io::Read::read_to_string(&mut e, &mut err);
+    }
+    assert!(both_done, "the children made their calls: {err}");
+    assert!(target_status.success(), "{target_status:?}");
+    assert!(status.success(), "{status:?} {err}");
+    assert!(moved(&err) >= 1, "a busy child moved: {err}");
+    assert_eq!(tracers.len(), 2, "{tracers:?}");
+    assert!(
+        tracers.contains(&capture_pid),
+        "one child stays with the main tracer: {tracers:?}"
+    );
+    let other = tracers
+        .iter()
+        .find(|&t| t != &capture_pid)
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        capture_threads.contains(&other),
+        "the other child is traced by a thread of capture ({other}): {tracers:?} {capture_threads:?}"
+    );
+    assert_closes_whole(&w, n);
+}
+
+/// Two busy children (N numbered `close(-k)`) while the parent queues K
+/// real-time signals to each (each is delivered, none merged) and stops
+/// and continues the first one every 50 rounds, seeing each stop
+/// (`WUNTRACED`). A child exits 7 once its handler ran exactly K times.
+const BUSY_SIGNALLED: &str = r#"
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+static volatile sig_atomic_t got;
+static void on_sig(int s) { (void)s; got++; }
+int main(int argc, char **argv) {
+    long n = argc > 1 ? atol(argv[1]) : 20000;
+    int k = argc > 2 ? atoi(argv[2]) : 400;
+    int sig = SIGRTMIN + 2;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sig;
+    sa.sa_flags = SA_RESTART;
+    sigaction(sig, &sa, 0);
+    pid_t kids[2];
+    for (int i = 0; i < 2; i++) {
+        pid_t p = fork();
+        if (p < 0) return 90;
+        if (p == 0) {
+            for (long j = 1; j <= n; j++) syscall(SYS_close, -j);
+            for (int w = 0; w < 10000 && got < k; w++) usleep(1000);
+            _exit(got == k ? 7 : 4);
+        }
+        kids[i] = p;
+    }
+    union sigval v;
+    v.sival_int = 0;
+    for (int r = 0; r < k; r++) {
+        for (int i = 0; i < 2; i++)
+            if (sigqueue(kids[i], sig, v) != 0) return 93;
+        if (r % 50 == 25) {
+            int st;
+            kill(kids[0], SIGSTOP);
+            if (waitpid(kids[0], &st, WUNTRACED) != kids[0] || !WIFSTOPPED(st)) return 94;
+            kill(kids[0], SIGCONT);
+        }
+        usleep(500);
+    }
+    int bad = 0;
+    for (int i = 0; i < 2; i++) {
+        int st;
+        if (waitpid(kids[i], &st, 0) != kids[i] || !WIFEXITED(st) || WEXITSTATUS(st) != 7) bad++;
+    }
+    return bad ? 92 : 0;
+}
+"#;
+
+#[test]
+fn signals_and_stops_while_a_busy_process_moves_arrive_once_and_are_recorded() {
+    busy_and_signalled(&[]);
+}
+
+#[test]
+fn signals_while_a_busy_process_moves_under_a_syscalls_filter() {
+    busy_and_signalled(&["--syscalls", "falco"]);
+}
+
+fn busy_and_signalled(extra: &[&str]) {
+    if !ptrace_permitted() {
+        return;
+    }
+    let w = Work::new();
+    let Some(bin) = w.cc("busysig", BUSY_SIGNALLED, &[]) else {
+        panic!("gcc is needed (CI has it)");
+    };
+    let (n, k): (u64, usize) = (40_000, 400);
+    let mut c = Command::new(capture_bin());
+    c.arg("-o")
+        .arg(w.trace_path())
+        .args(["--tracers", "2"])
+        .args(extra)
+        .arg("--")
+        .arg(&bin)
+        .arg(n.to_string())
+        .arg(k.to_string())
+        .env("SYSREC_FORCE_HANDOVER", "0");
+    let out = e2e_tests::run_with_timeout(&mut c, Duration::from_secs(120));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(moved(&err) >= 1, "a busy process moved: {err}");
+    assert_closes_whole(&w, n);
+    // Every delivery of the K signals to each child is in the trace.
+    let t = w.trace();
+    let rt = libc::SIGRTMIN() + 2;
+    let mut delivered: HashMap<i32, usize> = HashMap::new();
+    for e in &t.events {
+        if let EventBody::Signal(s) = &e.body
+            && s.signo == rt
+            && s.action == SignalAction::Delivered
+        {
+            *delivered.entry(e.pid).or_default() += 1;
+        }
+    }
+    assert_eq!(delivered.len(), 2, "{delivered:?}");
+    assert!(delivered.values().all(|&d| d == k), "{delivered:?}");
+}

@@ -1,0 +1,142 @@
+//! Moving a long-lived busy process from the main tracer to a helper
+//! (`--tracers N`, issue 19): the processes capture attached to, and the
+//! ones round robin left together on the main tracer, are spread out once
+//! they are seen to be busy.
+//!
+//! The main tracer counts its stops per thread. Every [`WINDOW`] it
+//! compares its own stops with each helper's (published through the pool)
+//! and picks at most one process to move ([`choose`]). The process moves at
+//! its next syscall-exit stop, through the same park and adopt as a new
+//! process ([`crate::handover`]); under a seccomp filter capture asks for
+//! that exit stop. Helpers move nothing on.
+//!
+//! **Invariant (a move only lowers the busiest tracer's load):** a process
+//! with `p` stops in the window moves from the main tracer (load `m`) to
+//! the least loaded helper (load `h`) only when `p` is under
+//! [`SHARE`] of `m - h`: after the move both tracers carry less than the
+//! main tracer did, so a lone busy process never moves (it would only
+//! change tracer), and two processes never trade places back and forth.
+//!
+//! **Invariant (unit of placement, as at birth):** only a process with one
+//! thread, sharing neither fd table, fs nor memory with another process of
+//! the main tracer (`kcmp(2)`, checked when it moves), and not the
+//! launched or attached main process (whose end the main tracer decides).
+
+use std::time::{Duration, Instant};
+
+/// How long the main tracer counts stops before it compares loads.
+pub const WINDOW: Duration = Duration::from_millis(100);
+
+/// Below this many stops in a window the main tracer is not busy: nothing
+/// moves (a process stopping 20 times a second is not worth a handover).
+pub const MIN_LOAD: u64 = 500;
+
+/// Nor does a process with fewer stops in a window: moving it gains
+/// nothing.
+pub const MIN_MOVE: u64 = 100;
+
+/// A process moves only when its stops are under this share (in percent)
+/// of the load the main tracer has over the least loaded helper.
+pub const SHARE: u64 = 80;
+
+/// The main tracer's counting window.
+pub struct Window {
+    start: Instant,
+    /// The main tracer's stop count when the window began.
+    own: u64,
+    /// Each helper's published stop count when the window began.
+    helpers: Vec<u64>,
+}
+
+/// One window's loads: stops by the main tracer and by each helper.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Loads {
+    pub own: u64,
+    pub helpers: Vec<u64>,
+}
+
+impl Window {
+    pub fn new(own: u64, helpers: Vec<u64>) -> Window {
+        Window {
+            start: Instant::now(),
+            own,
+            helpers,
+        }
+    }
+
+    /// When [`WINDOW`] has passed: the loads since the window began, and a
+    /// new window from the counts given.
+    pub fn roll(&mut self, own: u64, helpers: Vec<u64>) -> Option<Loads> {
+        if self.start.elapsed() < WINDOW {
+            return None;
+        }
+        let loads = Loads {
+            own: own.saturating_sub(self.own),
+            helpers: helpers
+                .iter()
+                .enumerate()
+                .map(|(i, &n)| n.saturating_sub(self.helpers.get(i).copied().unwrap_or(0)))
+                .collect(),
+        };
+        *self = Window::new(own, helpers);
+        Some(loads)
+    }
+}
+
+/// Which of the main tracer's candidate processes (`(pid, stops in the
+/// window)`, already limited to those that may move) goes to which helper,
+/// if any (see the module's first invariant): the one that leaves the
+/// busier of the two tracers least loaded.
+pub fn choose(loads: &Loads, candidates: &[(i32, u64)]) -> Option<(i32, usize)> {
+    if loads.own < MIN_LOAD {
+        return None;
+    }
+    let (helper, least) = loads
+        .helpers
+        .iter()
+        .copied()
+        .enumerate()
+        .min_by_key(|&(_, n)| n)?;
+    let gap = loads.own.checked_sub(least)?;
+    candidates
+        .iter()
+        .filter(|&&(_, p)| p >= MIN_MOVE && p.saturating_mul(100) < gap.saturating_mul(SHARE))
+        .min_by_key(|&&(pid, p)| ((loads.own - p).max(least + p), pid))
+        .map(|&(pid, _)| (pid, helper))
+}
+
+/// `kcmp(2)` resource types.
+const KCMP_VM: i32 = 1;
+const KCMP_FILES: i32 = 2;
+const KCMP_FS: i32 = 3;
+
+/// Whether process `pid` shares its memory, fd table or fs (cwd, root)
+/// with one of `others`; `None` when the kernel cannot say (no `kcmp`).
+pub fn shares_tables(pid: i32, others: impl IntoIterator<Item = i32>) -> Option<bool> {
+    for other in others {
+        if other == pid {
+            continue;
+        }
+        for kind in [KCMP_FILES, KCMP_FS, KCMP_VM] {
+            // SAFETY: kcmp(2) takes two pids, a type and two unused
+            // indices; it only reads kernel state.
+            let r = unsafe { libc::syscall(libc::SYS_kcmp, pid, other, kind, 0, 0) };
+            match r {
+                0 => return Some(true),
+                1..=2 => {}
+                _ => {
+                    let e = std::io::Error::last_os_error();
+                    if e.raw_os_error() == Some(libc::ESRCH) {
+                        // `other` is gone: it shares nothing now.
+                        break;
+                    }
+                    return None;
+                }
+            }
+        }
+    }
+    Some(false)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,124 @@
+use super::*;
+
+fn loads(own: u64, helpers: &[u64]) -> Loads {
+    Loads {
+        own,
+        helpers: helpers.to_vec(),
+    }
+}
+
+#[test]
+fn one_of_two_busy_processes_moves_to_the_idle_helper() {
+    let l = loads(2000, &[0]);
+    assert_eq!(choose(&l, &[(10, 1000), (11, 1000)]), Some((10, 0)));
+}
+
+#[test]
+fn a_lone_busy_process_stays() {
+    // Moving it would only change tracer.
+    assert_eq!(choose(&loads(2000, &[0]), &[(10, 2000)]), None);
+    // Nor when the rest of the main tracer's load is small.
+    assert_eq!(
+        choose(&loads(2000, &[0]), &[(10, 1900), (11, 100)]),
+        Some((11, 0))
+    );
+}
+
+#[test]
+fn balanced_tracers_trade_nothing() {
+    // After a move: each tracer one busy process.
+    assert_eq!(choose(&loads(1000, &[1000]), &[(10, 1000)]), None);
+    // Nearly balanced: the gap is less than the process.
+    assert_eq!(
+        choose(&loads(1500, &[1000]), &[(10, 500), (11, 1000)]),
+        None
+    );
+}
+
+#[test]
+fn the_least_loaded_helper_is_chosen() {
+    let l = loads(3000, &[2000, 0, 500]);
+    assert_eq!(
+        choose(&l, &[(10, 1000), (11, 1000), (12, 1000)]),
+        Some((10, 1))
+    );
+}
+
+#[test]
+fn the_process_that_evens_the_loads_best_moves() {
+    let l = loads(3000, &[0]);
+    // 2500 is not under 80% of the gap; of the rest, 2000 leaves the
+    // busier tracer at 2000 (700: 2300, 300: 2700).
+    assert_eq!(
+        choose(&l, &[(13, 2500), (11, 300), (10, 2000), (12, 700)]),
+        Some((10, 0))
+    );
+}
+
+#[test]
+fn an_idle_main_tracer_moves_nothing() {
+    assert_eq!(
+        choose(&loads(MIN_LOAD - 1, &[0]), &[(10, 200), (11, 200)]),
+        None
+    );
+    // No helper, no candidate.
+    assert_eq!(choose(&loads(5000, &[]), &[(10, 2500), (11, 2500)]), None);
+    assert_eq!(choose(&loads(5000, &[0]), &[]), None);
+}
+
+#[test]
+fn a_window_rolls_only_after_its_time() {
+    let mut w = Window::new(100, vec![50]);
+    assert_eq!(w.roll(200, vec![60]), None);
+    std::thread::sleep(WINDOW);
+    assert_eq!(w.roll(300, vec![80]), Some(loads(200, &[30])));
+    // A helper started later than the window counts from zero.
+    let mut w = Window::new(0, vec![]);
+    std::thread::sleep(WINDOW);
+    assert_eq!(w.roll(10, vec![7]), Some(loads(10, &[7])));
+}
+
+#[test]
+fn kcmp_sees_a_shared_fd_table_and_not_a_forked_one() {
+    // SAFETY: fork in a test; the child only sleeps, then _exits.
+    let forked = unsafe { libc::fork() };
+    assert!(forked >= 0);
+    if forked == 0 {
+        // SAFETY: async-signal-safe calls in the child.
+        unsafe {
+            libc::usleep(300_000);
+            libc::_exit(0);
+        }
+    }
+    let me = std::process::id() as i32;
+    // A forked child's tables are copies.
+    assert_eq!(shares_tables(forked, [me]), Some(false));
+    // A process shares everything with itself: skipped, not "shared".
+    assert_eq!(shares_tables(me, [me]), Some(false));
+    let mut st = 0;
+    // SAFETY: reaps the child forked above.
+    unsafe { libc::waitpid(forked, &mut st, 0) };
+    // Gone: shares nothing.
+    assert_eq!(shares_tables(me, [forked]), Some(false));
+    // A thread shares all three.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+    let t = std::thread::spawn(move || {
+        // SAFETY: gettid has no arguments.
+        let _ = tx.send(unsafe { libc::gettid() });
+        let _ = done_rx.recv();
+    });
+    let tid = rx.recv().expect("the thread's tid");
+    assert_eq!(shares_tables(me, [tid]), Some(true));
+    let _ = done_tx.send(());
+    let _ = t.join();
+}
+
+#[test]
+fn a_quiet_process_is_not_moved() {
+    // The main tracer busy with one process, another nearly idle.
+    assert_eq!(
+        choose(&loads(2000, &[0]), &[(10, 1950), (11, MIN_MOVE - 1)]),
+        None
+    );
+}
