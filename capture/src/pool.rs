@@ -86,6 +86,10 @@ pub enum Birth {
     /// None: they stay with the main tracer until [`crate::rebalance`]
     /// moves the busy ones (`SYSREC_FORCE_HANDOVER=0`, for its tests).
     Main,
+    /// None at birth, and the main tracer moves its processes eagerly,
+    /// whatever the loads (`SYSREC_FORCE_HANDOVER=moves`, for tests of
+    /// the move: [`crate::rebalance::Window::eager`]).
+    Moves,
 }
 
 impl Birth {
@@ -94,6 +98,7 @@ impl Birth {
         match std::env::var_os("SYSREC_FORCE_HANDOVER") {
             Some(v) if v == "1" => Birth::Helpers,
             Some(v) if v == "0" => Birth::Main,
+            Some(v) if v == "moves" => Birth::Moves,
             _ => Birth::RoundRobin,
         }
     }
@@ -150,13 +155,18 @@ impl Pool {
         }
         let k = self.next.fetch_add(1, Ordering::Relaxed);
         match self.birth {
-            Birth::Main => None,
+            Birth::Main | Birth::Moves => None,
             Birth::Helpers => Some(k % n),
             Birth::RoundRobin => match k % (n + 1) {
                 0 => None,
                 h => Some(h - 1),
             },
         }
+    }
+
+    /// Where new processes go.
+    pub fn birth(&self) -> Birth {
+        self.birth
     }
 
     /// Sends `h` to helper `helper` and wakes it. `Err` gives it back when

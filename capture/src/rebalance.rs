@@ -39,8 +39,22 @@ pub const MIN_MOVE: u64 = 100;
 /// of the load the main tracer has over the least loaded helper.
 pub const SHARE: u64 = 80;
 
+/// How often (in stops) the main tracer looks at its window.
+pub const EVERY: u64 = 256;
+
+/// The same with eager moves (tests): see [`Window::eager`].
+pub const EAGER_EVERY: u64 = 16;
+
 /// The main tracer's counting window.
 pub struct Window {
+    /// `SYSREC_FORCE_HANDOVER=moves` (tests): every [`EAGER_EVERY`] stops
+    /// the busiest process that may move goes to the next helper in turn,
+    /// whatever the loads, so the move runs at arbitrary exit stops of
+    /// every test workload (the transparency and signal suites run so in
+    /// CI).
+    pub eager: bool,
+    /// The eager moves' next helper.
+    turn: usize,
     start: Instant,
     /// The main tracer's stop count when the window began.
     own: u64,
@@ -58,6 +72,8 @@ pub struct Loads {
 impl Window {
     pub fn new(own: u64, helpers: Vec<u64>) -> Window {
         Window {
+            eager: false,
+            turn: 0,
             start: Instant::now(),
             own,
             helpers,
@@ -67,7 +83,7 @@ impl Window {
     /// When [`WINDOW`] has passed: the loads since the window began, and a
     /// new window from the counts given.
     pub fn roll(&mut self, own: u64, helpers: Vec<u64>) -> Option<Loads> {
-        if self.start.elapsed() < WINDOW {
+        if self.start.elapsed() < WINDOW && !self.eager {
             return None;
         }
         let loads = Loads {
@@ -78,8 +94,33 @@ impl Window {
                 .map(|(i, &n)| n.saturating_sub(self.helpers.get(i).copied().unwrap_or(0)))
                 .collect(),
         };
-        *self = Window::new(own, helpers);
+        self.start = Instant::now();
+        self.own = own;
+        self.helpers = helpers;
         Some(loads)
+    }
+
+    /// How often to look at the window, in stops.
+    pub fn every(&self) -> u64 {
+        if self.eager { EAGER_EVERY } else { EVERY }
+    }
+
+    /// What moves where after a window: [`choose`], or when eager the
+    /// busiest candidate to the next helper.
+    pub fn choose(&mut self, loads: &Loads, candidates: &[(i32, u64)]) -> Option<(i32, usize)> {
+        if !self.eager {
+            return choose(loads, candidates);
+        }
+        let n = loads.helpers.len();
+        let &(pid, _) = candidates
+            .iter()
+            .filter(|c| c.1 > 0)
+            .max_by_key(|&&(pid, p)| (p, std::cmp::Reverse(pid)))?;
+        if n == 0 {
+            return None;
+        }
+        self.turn = self.turn.wrapping_add(1);
+        Some((pid, self.turn % n))
     }
 }
 

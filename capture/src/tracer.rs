@@ -327,9 +327,11 @@ impl Tracer {
     /// Makes this the main tracer of `pool`: it may hand new processes to
     /// the pool's helpers.
     pub fn with_pool(mut self, pool: Option<Arc<Pool>>) -> Tracer {
-        self.window = pool
-            .as_ref()
-            .map(|p| rebalance::Window::new(0, p.helper_stops()));
+        self.window = pool.as_ref().map(|p| {
+            let mut w = rebalance::Window::new(0, p.helper_stops());
+            w.eager = p.birth() == pool::Birth::Moves;
+            w
+        });
         self.pool = pool;
         self
     }
@@ -713,7 +715,11 @@ impl Tracer {
             if let Some(t) = self.threads.get_mut(&tid) {
                 t.stops = t.stops.saturating_add(1);
             }
-            if self.stats.stops.is_multiple_of(256) {
+            if self
+                .window
+                .as_ref()
+                .is_some_and(|w| self.stats.stops.is_multiple_of(w.every()))
+            {
                 self.balance();
             }
         }
@@ -1534,7 +1540,10 @@ impl Tracer {
             })
             .map(|(pid, (stops, _))| (pid, stops))
             .collect();
-        self.moving = rebalance::choose(&loads, &candidates);
+        self.moving = self
+            .window
+            .as_mut()
+            .and_then(|w| w.choose(&loads, &candidates));
     }
 
     /// Takes a handed process: adopts it, seeds the state with its part,

@@ -122,3 +122,19 @@ fn a_quiet_process_is_not_moved() {
         None
     );
 }
+
+#[test]
+fn eager_windows_move_the_busiest_process_whatever_the_loads() {
+    let mut w = Window::new(0, vec![0, 0]);
+    w.eager = true;
+    assert_eq!(w.every(), EAGER_EVERY);
+    // No time to wait, loads ignored, helpers in turn.
+    let l = w.roll(3, vec![500, 500]).expect("eager windows roll at once");
+    assert_eq!(w.choose(&l, &[(10, 1), (11, 2)]), Some((11, 1)));
+    assert_eq!(w.choose(&l, &[(10, 1)]), Some((10, 0)));
+    // A process that made no stop is not chosen.
+    assert_eq!(w.choose(&l, &[(10, 0)]), None);
+    let mut plain = Window::new(0, vec![0]);
+    assert_eq!(plain.every(), EVERY);
+    assert_eq!(plain.choose(&l, &[(10, 1), (11, 2)]), None);
+}
