@@ -92,12 +92,13 @@ pub struct Args {
     pub detach_on_exit: bool,
 
     /// Tracer threads: new processes of the workload are
-    /// spread over N threads, so a workload of several busy processes
-    /// (nginx or postgres workers) is not held to one CPU's worth of
-    /// stops. A process's threads stay on one tracer.
-    #[arg(long, value_name = "N", default_value_t = 1,
-          value_parser = clap::value_parser!(u32).range(1..=64))]
-    pub tracers: u32,
+    /// spread over N threads (1-64), and busy ones moved between them, so
+    /// a workload of several busy processes (nginx or postgres workers)
+    /// is not held to one CPU's worth of stops. A process's threads stay
+    /// on one tracer. `auto`: as many as the CPUs capture may use (its CPU
+    /// set and cgroup CPU limit, as the workload inherits them).
+    #[arg(long, value_name = "N|auto", default_value = "1", value_parser = parse_tracers)]
+    pub tracers: Tracers,
 
     /// Let the workload use io_uring (by default io_uring_setup fails with
     /// ENOSYS); its I/O is then not in the trace, which says so.
@@ -319,7 +320,7 @@ impl Args {
             syscall_spec: self.syscalls.trim().to_string(),
             cpu_affinity: self.cpu_affinity,
             detach_on_exit: self.detach_on_exit,
-            tracers: self.tracers as usize,
+            tracers: self.tracers.count(),
             allow_io_uring: self.allow_io_uring,
             flush_interval: Duration::from_millis(self.flush_interval),
             alerts,
@@ -368,6 +369,23 @@ mod tests {
         assert!(parse(&["capture", "--snaplen", "1048576", "--", "ls"]).is_ok());
         let e = parse(&["capture", "--snaplen", "300000000", "--", "ls"]).unwrap_err();
         assert!(e.contains("--snaplen 300000000 is over the limit"), "{e}");
+    }
+
+    #[test]
+    fn tracers() {
+        let count = |args: &[&str]| parse(args).map(|c| c.tracers);
+        assert_eq!(count(&["capture", "--", "ls"]), Ok(1));
+        assert_eq!(count(&["capture", "--tracers", "4", "--", "ls"]), Ok(4));
+        // auto: the CPUs this process may use.
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        assert_eq!(
+            count(&["capture", "--tracers", "auto", "--", "ls"]),
+            Ok(cpus.min(64))
+        );
+        for bad in ["0", "65", "many", ""] {
+            let e = count(&["capture", "--tracers", bad, "--", "ls"]).unwrap_err();
+            assert!(e.contains("from 1 to 64 or `auto`"), "{bad}: {e}");
+        }
     }
 
     #[test]
@@ -427,5 +445,42 @@ mod tests {
             ])
             .is_err()
         );
+    }
+}
+
+/// `--tracers`: a number of tracer threads, or one per usable CPU.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tracers {
+    Count(u32),
+    Auto,
+}
+
+impl Tracers {
+    /// The most tracer threads capture runs.
+    pub const MAX: u32 = 64;
+
+    /// How many tracer threads to run: `auto` counts the CPUs this
+    /// process may use (`available_parallelism`: its CPU set and cgroup
+    /// quota), at most [`Tracers::MAX`].
+    pub fn count(self) -> usize {
+        match self {
+            Tracers::Count(n) => n as usize,
+            Tracers::Auto => std::thread::available_parallelism()
+                .map_or(1, |n| n.get())
+                .clamp(1, Tracers::MAX as usize),
+        }
+    }
+}
+
+fn parse_tracers(s: &str) -> std::result::Result<Tracers, String> {
+    if s == "auto" {
+        return Ok(Tracers::Auto);
+    }
+    match s.parse::<u32>() {
+        Ok(n) if (1..=Tracers::MAX).contains(&n) => Ok(Tracers::Count(n)),
+        _ => Err(format!(
+            "expected a number from 1 to {} or `auto`",
+            Tracers::MAX
+        )),
     }
 }

@@ -819,3 +819,29 @@ fn busy_and_signalled(extra: &[&str]) {
     assert_eq!(delivered.len(), 2, "{delivered:?}");
     assert!(delivered.values().all(|&d| d == k), "{delivered:?}");
 }
+
+/// `--tracers auto` runs (one tracer per usable CPU: 2 in CI) and the
+/// workload's processes are all recorded, its exit status passed on.
+#[test]
+fn tracers_auto_records_every_process_and_passes_the_exit_status() {
+    if !ptrace_permitted() {
+        return;
+    }
+    let w = Work::new();
+    let mut c = Command::new(capture_bin());
+    c.arg("-o")
+        .arg(w.trace_path())
+        .args(["--tracers", "auto", "--"])
+        .args(["sh", "-c", "for i in 1 2 3 4; do /bin/true; done; exit 3"]);
+    let out = e2e_tests::run_with_timeout(&mut c, Duration::from_secs(60));
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let t = w.trace();
+    let execs = t.syscalls("execve").filter(|(_, s)| s.ret == 0).count();
+    // sh, then four /bin/true.
+    assert_eq!(execs, 5);
+}

@@ -129,7 +129,9 @@ fn eager_windows_move_the_busiest_process_whatever_the_loads() {
     w.eager = true;
     assert_eq!(w.every(), EAGER_EVERY);
     // No time to wait, loads ignored, helpers in turn.
-    let l = w.roll(3, vec![500, 500]).expect("eager windows roll at once");
+    let l = w
+        .roll(3, vec![500, 500])
+        .expect("eager windows roll at once");
     assert_eq!(w.choose(&l, &[(10, 1), (11, 2)]), Some((11, 1)));
     assert_eq!(w.choose(&l, &[(10, 1)]), Some((10, 0)));
     // A process that made no stop is not chosen.
