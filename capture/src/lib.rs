@@ -75,6 +75,7 @@ pub mod seccomp;
 pub mod ship;
 pub mod signals;
 pub mod sink;
+pub mod stopped;
 pub mod stops;
 pub use trace_format::state;
 pub mod tracer;
@@ -135,11 +136,11 @@ impl Report {
             .unwrap_or((self.stats.events, 0, 0, 0));
         let handed = match self.stats.handovers {
             0 => String::new(),
-            n => format!(", {n} processes handed to helper tracers"),
+            n => format!(", {n} threads handed to helper tracers"),
         };
         let moved = match self.stats.rebalanced {
             0 => String::new(),
-            n => format!(", {n} busy processes moved to helper tracers"),
+            n => format!(", {n} busy threads moved to helper tracers"),
         };
         format!(
             "capture: {} events ({} syscalls), {} stops{handed}{moved}, {} chunks, {} bytes written, {} gaps, {:.2} s",
@@ -348,7 +349,7 @@ pub fn run(config: &Config) -> Result<Report> {
     signals::install(attach_mode);
     signals::unblock();
 
-    let mut state = State::new(anchor);
+    let state = tracer::shared_state(State::new(anchor));
     let now = clock::mono_ns();
     let start_marker = Event {
         ts: now,
@@ -362,9 +363,11 @@ pub fn run(config: &Config) -> Result<Report> {
     };
 
     // `--tracers N`: the helper tracer threads, started before the main
-    // tracer pins itself (they keep capture's whole CPU set).
+    // tracer pins itself (they keep capture's whole CPU set). Not with
+    // `--cpu-affinity shared`: the workload is held to the main tracer's
+    // CPU (and told otherwise by it), so there is nothing to spread.
     let mut helpers = None;
-    if config.tracers > 1 {
+    if config.tracers > 1 && config.cpu_affinity != placement::CpuAffinity::Shared {
         let mode = match config.target {
             Target::Launch(_) => Mode::Launch,
             Target::Attach(_) => Mode::Attach,
@@ -377,8 +380,9 @@ pub fn run(config: &Config) -> Result<Report> {
             config.detach_on_exit,
             config.allow_io_uring,
         );
+        let helper_state = state.clone();
         let body: pool::HelperBody = std::sync::Arc::new(move |p, i, inbox| {
-            let mut t = Tracer::new(mode, 0, &[], State::new(anchor), sink_h.handle(), snaplen)
+            let mut t = Tracer::new(mode, 0, &[], helper_state.clone(), sink_h.handle(), snaplen)
                 .with_syscalls(set.clone(), seccomp)
                 .with_entry_only(entry_only.clone())
                 .with_policy(detach, uring)
@@ -417,7 +421,7 @@ pub fn run(config: &Config) -> Result<Report> {
             // event.
             let _ = sink.send(Msg::Seed(Box::new(seedp.clone())));
             let _ = sink.send(Msg::Event(start_marker.clone()));
-            state.seed(seedp);
+            tracer::lock_state(&state).seed(seedp);
             for (sig, n) in signals::set_target(pid) {
                 for _ in 0..n {
                     // SAFETY: kill(2) on our child.
@@ -457,7 +461,7 @@ pub fn run(config: &Config) -> Result<Report> {
             let seedp = attach::seed(pid);
             let _ = sink.send(Msg::Seed(Box::new(seedp.clone())));
             let _ = sink.send(Msg::Event(start_marker.clone()));
-            state.seed(seedp);
+            tracer::lock_state(&state).seed(seedp);
             signals::set_target(pid);
             let mut t = Tracer::new(
                 Mode::Attach,

@@ -91,12 +91,14 @@ pub struct Args {
     #[arg(long)]
     pub detach_on_exit: bool,
 
-    /// Tracer threads: new processes of the workload are
+    /// Tracer threads: the workload's new threads and processes are
     /// spread over N threads (1-64), and busy ones moved between them, so
-    /// a workload of several busy processes (nginx or postgres workers)
-    /// is not held to one CPU's worth of stops. A process's threads stay
-    /// on one tracer. `auto`: as many as the CPUs capture may use (its CPU
-    /// set and cgroup CPU limit, as the workload inherits them).
+    /// a workload of several busy threads or processes (a Go server, nginx
+    /// or postgres workers) is not held to one CPU's worth of stops.
+    /// `auto`: as many as the CPUs capture may use (its CPU
+    /// set and cgroup CPU limit, as the workload inherits them). One
+    /// tracer with `--cpu-affinity shared`, which holds the workload to
+    /// one CPU.
     #[arg(long, value_name = "N|auto", default_value = "1", value_parser = parse_tracers)]
     pub tracers: Tracers,
 

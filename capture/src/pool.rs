@@ -1,21 +1,32 @@
 //! Several tracer threads (`--tracers N`): the main tracer and its
-//! helpers, what they share, and how a new process goes from one to
-//! another (issue 19; ARCHITECTURE.md, "Several tracer threads").
+//! helpers, what they share, and how a thread goes from one to another
+//! (issue 19; ARCHITECTURE.md, "Several tracer threads").
 //!
 //! The main tracer (the main thread, [`crate::tracer::Tracer`]) traces the
 //! launched process and everything born to it, as with one tracer. At a new
-//! *process*'s first stop (before it ran an instruction of its own) it may
-//! hand the process to a helper ([`Pool::pick`]): [`crate::handover::park`],
-//! its part of the state moved along (`State::take_process`), a message in
-//! the helper's inbox, a wake-up. The helper (a `Tracer` too, on its own
-//! thread) adopts it and traces it, and everything born to it, until the
-//! end. Helpers hand nothing on.
+//! thread's or process's first stop (before it ran an instruction of its
+//! own) it may hand it to a helper ([`Pool::pick`]):
+//! [`crate::handover::park`], a message in the helper's inbox, a wake-up.
+//! Later it may move a busy one the same way ([`crate::rebalance`]). The
+//! helper (a `Tracer` too, on its own thread) adopts it and traces it, and
+//! everything born to it, until the end. Helpers hand nothing on.
 //!
-//! **Invariant (unit of placement):** only a process whose fd table, fs and
-//! memory are its own moves (a plain fork: no `CLONE_VM`, `CLONE_FILES`,
-//! `CLONE_FS`, `CLONE_THREAD`, `CLONE_VFORK`); a process's threads, and
-//! processes sharing its tables, stay with its tracer, so every state a
-//! stop needs for decoding is in one tracer's copy.
+//! **Invariant (unit of placement: a thread).** Every tracer decodes with
+//! one shared copy of the state ([`crate::tracer::SharedState`]), applied
+//! before the thread whose event changed it is resumed, so a thread's
+//! stops decode the same whichever tracers serve its process's other
+//! threads. Only a vfork child stays (it runs on its parent's stack, where
+//! the parking call's signal set would go), and the launched process's
+//! leader stays with the main tracer, which acts on its end. What spans
+//! tracers when a process does: its group-stops, recorded once
+//! ([`crate::stopped`]); an exec from a thread on another tracer than its
+//! leader's, where the leader's tracer gets no report of the leader
+//! ([`Pool::leader_replaced`]) and, for the launched process, its end is
+//! seen by a helper ([`Pool::main_exited`]); and the reports of a helper's
+//! tracee that is a real child of capture's main thread (the launched
+//! process after such an exec, or an orphan reparented to capture), which
+//! the kernel also shows the main thread as if it traced it: the main
+//! tracer looks before it collects ([`crate::ptrace::peek_own`]).
 //!
 //! **Invariant (one stream, causal):** every tracer sends into the writer's
 //! one channel. The main tracer sends a process's `ProcessStart` before it
@@ -45,20 +56,20 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use trace_format::model::Process;
-
 use crate::handover::Parked;
 use crate::signals;
+use crate::stopped::Stopped;
 
 /// The longest a handover waits for a helper that missed its wake-up.
 pub const BACKSTOP: Duration = Duration::from_millis(10);
 
-/// A process handed to a helper.
+/// A thread handed to a helper (a process's only thread, or one thread of
+/// a process whose others stay elsewhere).
 pub struct Handed {
+    /// The thread, parked.
     pub parked: Parked,
+    /// Its process.
     pub pid: i32,
-    /// Its part of the main tracer's state (fds, cwd), if it had one.
-    pub process: Option<Process>,
 }
 
 /// What a helper shares with the main tracer.
@@ -115,7 +126,22 @@ pub struct Pool {
     owned: Mutex<HashMap<i32, usize>>,
     closing: AtomicBool,
     detach: AtomicBool,
+    /// Processes in a group-stop, for every tracer.
+    pub stopped: Arc<Stopped>,
+    /// Leaders replaced by an exec from another thread of their process,
+    /// with the index of the tracer that now has the process: the
+    /// leader's old tracer gets no report of it ([`Pool::leader_replaced`]).
+    replaced: Mutex<Vec<(i32, usize)>>,
+    /// How many entries `replaced` has (read without its lock).
+    replaced_len: AtomicUsize,
+    /// The launched (or attached) process, and its end when a helper saw it.
+    main_pid: AtomicI32,
+    main_status: Mutex<Option<i32>>,
 }
+
+/// The main tracer's index where a tracer's index is asked for (helpers
+/// are 0..).
+pub const MAIN: usize = usize::MAX;
 
 impl Pool {
     /// A pool of `helpers` helper slots, and their inboxes' receiving ends
@@ -141,6 +167,11 @@ impl Pool {
             owned: Mutex::new(HashMap::new()),
             closing: AtomicBool::new(false),
             detach: AtomicBool::new(false),
+            stopped: Arc::default(),
+            replaced: Mutex::new(Vec::new()),
+            replaced_len: AtomicUsize::new(0),
+            main_pid: AtomicI32::new(0),
+            main_status: Mutex::new(None),
         };
         (Arc::new(pool), rxs)
     }
@@ -175,17 +206,22 @@ impl Pool {
         let Some(slot) = self.slots.get(helper) else {
             return Err(h);
         };
-        let pid = h.pid;
+        let (pid, leader) = (h.pid, h.pid == h.parked.tid);
         slot.pending.fetch_add(1, Ordering::SeqCst);
         // Listed before the helper can see it (and see it exit), so an
-        // exit never comes before the listing it removes.
-        self.owned_set().insert(pid, helper);
+        // exit never comes before the listing it removes. A process is
+        // listed where its leader is.
+        if leader {
+            self.owned_set().insert(pid, helper);
+        }
         let sent = match &*slot.inbox.lock().unwrap_or_else(PoisonError::into_inner) {
             Some(tx) => tx.send(h).map_err(|e| e.0),
             None => Err(h),
         };
         if let Err(h) = sent {
-            self.owned_set().remove(&pid);
+            if leader {
+                self.owned_set().remove(&pid);
+            }
             slot.pending.fetch_sub(1, Ordering::SeqCst);
             return Err(h);
         }
@@ -258,6 +294,79 @@ impl Pool {
 
     pub fn closing(&self) -> bool {
         self.closing.load(Ordering::SeqCst)
+    }
+
+    /// The process the main tracer launched or attached to.
+    pub fn set_main_pid(&self, pid: i32) {
+        self.main_pid.store(pid, Ordering::SeqCst);
+    }
+
+    pub fn main_pid(&self) -> i32 {
+        self.main_pid.load(Ordering::SeqCst)
+    }
+
+    /// A helper saw the main process end (its leader came to the helper
+    /// by an exec from a thread it served): wakes the main tracer.
+    pub fn main_exited(&self, status: i32) {
+        *self
+            .main_status
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(status);
+        Self::wake_main();
+    }
+
+    /// Wakes the main tracer (its `waitid` returns `EINTR`).
+    fn wake_main() {
+        // SAFETY: tgkill(2) to this process's main thread, which runs the
+        // main tracer; the signal's handler ignores capture's own.
+        unsafe {
+            libc::syscall(
+                libc::SYS_tgkill,
+                std::process::id() as libc::c_int,
+                std::process::id() as libc::c_int,
+                signals::wake_signal(),
+            )
+        };
+    }
+
+    /// The main process's end, if a helper saw it.
+    pub fn main_status(&self) -> Option<i32> {
+        *self
+            .main_status
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A thread of process `pid` exec'd on tracer `by` and took over the
+    /// leader's tid; the tracer that served the old leader must forget it.
+    /// Every tracer is woken to look.
+    pub fn leader_replaced(&self, pid: i32, by: usize) {
+        let mut r = self.replaced.lock().unwrap_or_else(PoisonError::into_inner);
+        r.push((pid, by));
+        self.replaced_len.store(r.len(), Ordering::SeqCst);
+        drop(r);
+        self.slots.iter().for_each(Self::wake);
+        if by != MAIN {
+            Self::wake_main();
+        }
+    }
+
+    /// The leaders replaced since `seen` (which it advances) by a tracer
+    /// other than `me`.
+    pub fn replaced_leaders(&self, seen: &mut usize, me: usize) -> Vec<i32> {
+        if self.replaced_len.load(Ordering::SeqCst) <= *seen {
+            return Vec::new();
+        }
+        let r = self.replaced.lock().unwrap_or_else(PoisonError::into_inner);
+        let new = r
+            .get(*seen..)
+            .unwrap_or_default()
+            .iter()
+            .filter(|&&(_, by)| by != me)
+            .map(|&(pid, _)| pid)
+            .collect();
+        *seen = r.len();
+        new
     }
 
     // -- The helper's side ------------------------------------------------

@@ -31,6 +31,8 @@ pub struct Status {
     /// `Seccomp_filters` (Linux 5.9+): how many filters the thread runs
     /// under; `None` where the kernel does not say.
     pub seccomp_filters: Option<u32>,
+    /// `Threads`: the process's thread count.
+    pub threads: u32,
 }
 
 /// Parses `/proc/PID/status`.
@@ -67,6 +69,7 @@ pub fn parse_status(text: &str) -> Status {
             "CapEff" => s.cap_eff = u64::from_str_radix(val, 16).unwrap_or(0),
             "Seccomp" => s.seccomp = val.parse().unwrap_or(0),
             "Seccomp_filters" => s.seccomp_filters = val.parse().ok(),
+            "Threads" => s.threads = val.parse().unwrap_or(0),
             "Groups" => {
                 s.groups = val
                     .split_whitespace()

@@ -118,6 +118,45 @@ fn wait_all(flags: libc::c_int, nohang: bool) -> Result<Option<(i32, i32)>, Errn
     }
 }
 
+/// Which thread [`wait_own`] would report next, leaving it to be
+/// collected (`waitid(WNOWAIT)`): the main tracer with helpers looks
+/// before it collects, because it also sees the stops of its *real*
+/// children that a helper traces (the kernel reports a tracee's stops to
+/// its real parent's thread group as if it were the tracer), and a stop
+/// it collected could not be answered. `Ok(None)` on `EINTR`.
+pub fn peek_own() -> Result<Option<i32>, Errno> {
+    // SAFETY: siginfo_t is plain data; waitid fills it.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    let flags = libc::WEXITED | libc::__WALL | libc::__WNOTHREAD | libc::WNOWAIT;
+    // SAFETY: plain syscall with a valid out pointer.
+    let r = unsafe { libc::waitid(libc::P_ALL, 0, &mut info, flags) };
+    if r == -1 {
+        return match Errno::last() {
+            Errno::EINTR => Ok(None),
+            e => Err(e),
+        };
+    }
+    // SAFETY: waitid succeeded, so the SIGCHLD fields are set.
+    let tid = unsafe { info.si_pid() };
+    Ok((tid > 0).then_some(tid))
+}
+
+/// Collects the report [`peek_own`] saw for `tid`: `Ok(None)` when it is
+/// no longer there (its tracer collected it).
+pub fn take(tid: i32) -> Result<Option<(i32, i32)>, Errno> {
+    let mut status = 0;
+    // SAFETY: plain syscall with a valid out pointer.
+    let r = unsafe { libc::waitpid(tid, &mut status, libc::__WALL | libc::WNOHANG) };
+    match r {
+        -1 => match Errno::last() {
+            Errno::EINTR | Errno::ECHILD => Ok(None),
+            e => Err(e),
+        },
+        0 => Ok(None),
+        tid => Ok(Some((tid, status))),
+    }
+}
+
 /// Waits for one thread (`__WALL`), retrying on EINTR.
 pub fn wait_tid(tid: i32) -> Result<i32> {
     loop {

@@ -1,26 +1,26 @@
-//! Moving a long-lived busy process from the main tracer to a helper
-//! (`--tracers N`, issue 19): the processes capture attached to, and the
-//! ones round robin left together on the main tracer, are spread out once
-//! they are seen to be busy.
+//! Moving a long-lived busy thread from the main tracer to a helper
+//! (`--tracers N`, issue 19): the threads and processes round robin left
+//! together on the main tracer (it cannot know at their creation which
+//! will be busy) are spread out once they are seen to be busy.
 //!
 //! The main tracer counts its stops per thread. Every [`WINDOW`] it
 //! compares its own stops with each helper's (published through the pool)
-//! and picks at most one process to move ([`choose`]). The process moves at
+//! and picks at most one thread to move ([`choose`]). The thread moves at
 //! its next syscall-exit stop, through the same park and adopt as a new
-//! process ([`crate::handover`]); under a seccomp filter capture asks for
-//! that exit stop. Helpers move nothing on.
+//! one ([`crate::handover`]); under a seccomp filter capture asks for that
+//! exit stop. Helpers move nothing on.
 //!
-//! **Invariant (a move only lowers the busiest tracer's load):** a process
+//! **Invariant (a move only lowers the busiest tracer's load):** a thread
 //! with `p` stops in the window moves from the main tracer (load `m`) to
 //! the least loaded helper (load `h`) only when `p` is under
 //! [`SHARE`] of `m - h`: after the move both tracers carry less than the
-//! main tracer did, so a lone busy process never moves (it would only
-//! change tracer), and two processes never trade places back and forth.
+//! main tracer did, so a lone busy thread never moves (it would only
+//! change tracer), and two threads never trade places back and forth.
 //!
-//! **Invariant (unit of placement, as at birth):** only a process with one
-//! thread, sharing neither fd table, fs nor memory with another process of
-//! the main tracer (`kcmp(2)`, checked when it moves), and not the
-//! launched or attached main process (whose end the main tracer decides).
+//! **Unit of placement:** any thread but the launched or attached
+//! process's leader (whose end the main tracer acts on), and not while its
+//! process is in a group-stop. Every tracer shares one copy of the state,
+//! so a thread decodes the same wherever its process's other threads are.
 
 use std::time::{Duration, Instant};
 
@@ -124,7 +124,7 @@ impl Window {
     }
 }
 
-/// Which of the main tracer's candidate processes (`(pid, stops in the
+/// Which of the main tracer's candidate threads (`(tid, stops in the
 /// window)`, already limited to those that may move) goes to which helper,
 /// if any (see the module's first invariant): the one that leaves the
 /// busier of the two tracers least loaded.
@@ -144,39 +144,6 @@ pub fn choose(loads: &Loads, candidates: &[(i32, u64)]) -> Option<(i32, usize)> 
         .filter(|&&(_, p)| p >= MIN_MOVE && p.saturating_mul(100) < gap.saturating_mul(SHARE))
         .min_by_key(|&&(pid, p)| ((loads.own - p).max(least + p), pid))
         .map(|&(pid, _)| (pid, helper))
-}
-
-/// `kcmp(2)` resource types.
-const KCMP_VM: i32 = 1;
-const KCMP_FILES: i32 = 2;
-const KCMP_FS: i32 = 3;
-
-/// Whether process `pid` shares its memory, fd table or fs (cwd, root)
-/// with one of `others`; `None` when the kernel cannot say (no `kcmp`).
-pub fn shares_tables(pid: i32, others: impl IntoIterator<Item = i32>) -> Option<bool> {
-    for other in others {
-        if other == pid {
-            continue;
-        }
-        for kind in [KCMP_FILES, KCMP_FS, KCMP_VM] {
-            // SAFETY: kcmp(2) takes two pids, a type and two unused
-            // indices; it only reads kernel state.
-            let r = unsafe { libc::syscall(libc::SYS_kcmp, pid, other, kind, 0, 0) };
-            match r {
-                0 => return Some(true),
-                1..=2 => {}
-                _ => {
-                    let e = std::io::Error::last_os_error();
-                    if e.raw_os_error() == Some(libc::ESRCH) {
-                        // `other` is gone: it shares nothing now.
-                        break;
-                    }
-                    return None;
-                }
-            }
-        }
-    }
-    Some(false)
 }
 
 #[cfg(test)]

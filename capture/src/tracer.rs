@@ -62,8 +62,8 @@
 
 use std::collections::{HashMap, HashSet};
 use std::marker::PhantomData;
-use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use trace_format::error::Chain;
 
 use nix::errno::Errno;
@@ -85,8 +85,9 @@ use crate::ptrace::{self, Stop, SyscallInfo, event};
 use crate::rebalance;
 use crate::signals;
 use crate::sink::{Msg, Sink};
-use crate::state::process_table::clone_flags::{CLONE_FILES, CLONE_FS, CLONE_THREAD};
+use crate::state::process_table::clone_flags::CLONE_THREAD;
 use crate::state::{State, sysno};
+use crate::stopped::Stopped;
 
 /// Counters for the exit summary.
 #[derive(Clone, Debug, Default)]
@@ -99,7 +100,7 @@ pub struct Stats {
     /// Syscalls of a compat ABI (i386, x32) not recorded.
     pub foreign_syscalls: u64,
     pub tracer_errors: u64,
-    /// New processes handed to helper tracers.
+    /// New threads handed to helper tracers.
     pub handovers: u64,
     /// Busy processes moved from the main tracer to a helper
     /// ([`crate::rebalance`]).
@@ -118,6 +119,20 @@ impl Stats {
         self.handovers += o.handovers;
         self.rebalanced += o.rebalanced;
     }
+}
+
+/// The tracers' one copy of the state ([`Tracer`]'s `state`).
+pub type SharedState = Arc<Mutex<State>>;
+
+/// A new shared state.
+pub fn shared_state(state: State) -> SharedState {
+    Arc::new(Mutex::new(state))
+}
+
+/// Locks the shared state (a panic while it was held left it as it was:
+/// decoding goes on with it).
+pub fn lock_state(state: &SharedState) -> MutexGuard<'_, State> {
+    state.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// What became of a process [`Tracer::hand_to`] tried to hand over.
@@ -173,6 +188,10 @@ struct ThreadInfo {
     /// Its stops in the current [`rebalance::Window`] (main tracer with
     /// helpers only).
     stops: u32,
+    /// Its `PTRACE_EVENT_EXIT` was seen: its next report is its death,
+    /// or, for a leader whose process a thread on another tracer exec'd,
+    /// none (that tracer now has its tid).
+    exiting: bool,
 }
 
 /// The tracer; see the module documentation.
@@ -183,8 +202,12 @@ pub struct Tracer {
     /// Stops of threads not announced yet (child before parent's event).
     early: HashMap<i32, i32>,
     /// Processes currently in a group-stop (recorded once).
-    stopped: HashSet<i32>,
-    state: State,
+    stopped: Arc<Stopped>,
+    /// The tracers' copy of the state, one for every tracer of a pool
+    /// (decoding reads it; `emit` applies to it before the thread that
+    /// caused an event is resumed, so a later stop of any thread, on any
+    /// tracer, is decoded with it).
+    state: SharedState,
     sink: Sink,
     snaplen: usize,
     main_status: Option<i32>,
@@ -217,6 +240,10 @@ pub struct Tracer {
     pool: Option<Arc<Pool>>,
     /// A helper: its index and inbox.
     helper: Option<(usize, Receiver<Box<Handed>>)>,
+    /// How many of the pool's replaced leaders this tracer has seen.
+    news_seen: usize,
+    /// This tracer thread's tid.
+    me: i32,
     /// The main tracer with helpers: its load-counting window.
     window: Option<rebalance::Window>,
     /// A busy process chosen to move to this helper at its next
@@ -234,7 +261,7 @@ impl Tracer {
         mode: Mode,
         main_pid: i32,
         tids: &[i32],
-        state: State,
+        state: SharedState,
         sink: Sink,
         snaplen: usize,
     ) -> Tracer {
@@ -250,6 +277,7 @@ impl Tracer {
                         prelude: mode == Mode::Launch,
                         movable: false,
                         stops: 0,
+                        exiting: false,
                     },
                 )
             })
@@ -259,7 +287,7 @@ impl Tracer {
             main_pid,
             threads,
             early: HashMap::new(),
-            stopped: HashSet::new(),
+            stopped: Arc::default(),
             state,
             sink,
             snaplen,
@@ -279,6 +307,9 @@ impl Tracer {
             released: HashSet::new(),
             pool: None,
             helper: None,
+            news_seen: 0,
+            // SAFETY: gettid has no arguments.
+            me: unsafe { libc::gettid() },
             window: None,
             moving: None,
             stats: Stats::default(),
@@ -327,6 +358,10 @@ impl Tracer {
     /// Makes this the main tracer of `pool`: it may hand new processes to
     /// the pool's helpers.
     pub fn with_pool(mut self, pool: Option<Arc<Pool>>) -> Tracer {
+        if let Some(p) = &pool {
+            self.stopped = p.stopped.clone();
+            p.set_main_pid(self.main_pid);
+        }
         self.window = pool.as_ref().map(|p| {
             let mut w = rebalance::Window::new(0, p.helper_stops());
             w.eager = p.birth() == pool::Birth::Moves;
@@ -340,6 +375,7 @@ impl Tracer {
     /// starts with no tracee; see [`Tracer::run_helper`].
     pub fn helper(mut self, pool: Arc<Pool>, index: usize, inbox: Receiver<Box<Handed>>) -> Tracer {
         self.threads.clear();
+        self.stopped = pool.stopped.clone();
         self.pool = Some(pool);
         self.helper = Some((index, inbox));
         self.window = None;
@@ -360,7 +396,7 @@ impl Tracer {
         // The tracer's copy only serves decoding of *later* stops, so it may
         // apply before sending; the writer's copy is the one that must
         // push first (see `sink`).
-        self.state.apply(&ev);
+        lock_state(&self.state).apply(&ev);
         if let Err(e) = self.sink.send(Msg::Event(ev)) {
             self.sink_failed = Some(e);
             // Under a seccomp filter a detached tracee would get ENOSYS for
@@ -397,6 +433,7 @@ impl Tracer {
     /// Runs until the main process exited (launch) or the tracer detached.
     pub fn run(&mut self) -> Result<Outcome> {
         loop {
+            self.pool_news();
             if self.main_status.is_some() && !self.main_exit_done {
                 self.main_exit_done = true;
                 self.on_main_exit();
@@ -423,7 +460,7 @@ impl Tracer {
             // With helpers, only this thread's tracees (`__WNOTHREAD`): a
             // stop collected here could not be answered by its tracer.
             let waited = if self.pool.is_some() {
-                ptrace::wait_own(false)
+                self.wait_main()
             } else {
                 ptrace::wait_any(false)
             };
@@ -438,6 +475,9 @@ impl Tracer {
                 Err(e) => return Err(CaptureError::ptrace("waitpid", -1, e)),
             }
         }
+        // A helper may have seen the main process end as its last tracee
+        // went (the loop above ends once the helpers are idle).
+        self.pool_news();
         self.record_forwarded();
         if self.detached > 0 {
             self.marker(
@@ -450,6 +490,36 @@ impl Tracer {
             Some(s) => Outcome::Exited(s),
             None => Outcome::Detached,
         })
+    }
+
+    /// The main tracer's wait with helpers: the next report of one of its
+    /// own tracees (or of an untraced orphan to reap). A report of a real
+    /// child of capture's main thread that a helper traces (an orphan
+    /// reparented to capture, or the launched process after a thread on a
+    /// helper exec'd) is left for that helper ([`ptrace::peek_own`]).
+    fn wait_main(&mut self) -> std::result::Result<Option<(i32, i32)>, Errno> {
+        let Some(tid) = ptrace::peek_own()? else {
+            return Ok(None);
+        };
+        let mine = match self.threads.get(&tid) {
+            Some(t) if !t.exiting => true,
+            _ => procfs::status(tid).is_none_or(|s| s.tracer_pid == 0 || s.tracer_pid == self.me),
+        };
+        if !mine {
+            if self
+                .threads
+                .get(&tid)
+                .is_some_and(|t| t.exiting && t.pid == tid)
+            {
+                // A leader whose tid a thread on a helper took over by an
+                // exec: no report of it will come here.
+                self.threads.remove(&tid);
+            }
+            // Its tracer collects it; look again shortly.
+            std::thread::sleep(std::time::Duration::from_micros(100));
+            return Ok(None);
+        }
+        ptrace::take(tid)
     }
 
     /// Whether helper tracers still trace something (main tracer).
@@ -666,7 +736,7 @@ impl Tracer {
             }),
         });
         // cwd, fds and the rest of /proc: into both copies of the state.
-        self.state.seed(seed.clone());
+        lock_state(&self.state).seed(seed.clone());
         if let Err(e) = self.sink.send(Msg::Seed(Box::new(seed))) {
             self.sink_failed.get_or_insert(e);
         }
@@ -680,6 +750,7 @@ impl Tracer {
                     prelude: false,
                     movable: false,
                     stops: 0,
+                    exiting: false,
                 },
             );
         }
@@ -711,6 +782,7 @@ impl Tracer {
 
     fn on_wait(&mut self, tid: i32, status: i32) {
         self.stats.stops += 1;
+
         if self.window.is_some() {
             if let Some(t) = self.threads.get_mut(&tid) {
                 t.stops = t.stops.saturating_add(1);
@@ -727,7 +799,11 @@ impl Tracer {
             // Only one thread stopped lately: share a CPU with it, if its
             // process has no other thread.
             let pid = self.pid_of(t);
-            let alone = self.threads.values().filter(|i| i.pid == pid).count() == 1;
+            // Alone in its process on every tracer: with helpers, another
+            // thread of it may be served elsewhere (and would read the
+            // restricted CPU set), so /proc counts them.
+            let alone = self.threads.values().filter(|i| i.pid == pid).count() == 1
+                && (self.pool.is_none() || procfs::status(pid).is_some_and(|s| s.threads == 1));
             if alone && self.threads.contains_key(&t) {
                 self.placement.pin_with(t);
             } else {
@@ -735,7 +811,7 @@ impl Tracer {
             }
         }
         let stop = Stop::from_status(status);
-        if !self.threads.contains_key(&tid) {
+        if !self.threads.contains_key(&tid) && !self.exec_took_over(tid, stop) {
             if stop.is_death() {
                 // An untraced orphan reaped (capture is a subreaper), or a
                 // thread forgotten after a non-leader exec.
@@ -757,10 +833,7 @@ impl Tracer {
         }
         match stop {
             Stop::Exited { .. } | Stop::Killed { .. } => self.on_death(tid, status),
-            Stop::Syscall => {
-                self.clear_stopped(tid);
-                self.on_syscall(tid);
-            }
+            Stop::Syscall => self.on_syscall(tid),
             Stop::Event { event } => self.on_event(tid, event),
             Stop::GroupStop { signal } => self.on_group_stop(tid, signal),
             Stop::Interrupt { .. } => {
@@ -785,9 +858,9 @@ impl Tracer {
     }
 
     fn clear_stopped(&mut self, tid: i32) {
-        if !self.stopped.is_empty() {
+        if self.stopped.any() {
             let pid = self.pid_of(tid);
-            self.stopped.remove(&pid);
+            self.stopped.clear(pid);
         }
     }
 
@@ -900,10 +973,11 @@ impl Tracer {
                         let args = arch::canonical_args(arch, id, args);
                         let params = match syscalls::by_id(id) {
                             Some(sc) => {
+                                let state = lock_state(&self.state);
                                 let ctx = Ctx {
                                     tid,
                                     pid,
-                                    state: &self.state,
+                                    state: &state,
                                     snaplen: self.snaplen,
                                 };
                                 let mut p = decode::entry(&ctx, sc, &args);
@@ -1070,10 +1144,11 @@ impl Tracer {
         let sc = syscalls::by_id(id);
         let mut params = entry.params;
         if !no_return {
+            let state = lock_state(&self.state);
             let ctx = Ctx {
                 tid,
                 pid,
-                state: &self.state,
+                state: &state,
                 snaplen: self.snaplen,
             };
             if let Some(sc) = sc {
@@ -1106,7 +1181,11 @@ impl Tracer {
             event::EXEC => self.on_exec(tid),
             event::EXIT => {
                 // The thread is exiting; its pending syscall never returns.
-                if let Some(e) = self.threads.get_mut(&tid).and_then(|t| t.entry.take()) {
+                let entry = self.threads.get_mut(&tid).and_then(|t| {
+                    t.exiting = true;
+                    t.entry.take()
+                });
+                if let Some(e) = entry {
                     self.finish_syscall(tid, e, 0, true);
                 }
             }
@@ -1155,12 +1234,13 @@ impl Tracer {
         } else {
             child
         };
-        // `crate::pool`'s unit of placement: a process sharing nothing.
-        const SHARED: u64 = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_THREAD | CLONE_VFORK;
+        // `crate::pool`'s unit of placement: a thread (all tracers share
+        // the state), but not a vfork child, which runs on its parent's
+        // stack until it execs.
         let movable = self.pool.is_some()
             && self.helper.is_none()
             && ev != event::VFORK
-            && flags & SHARED == 0;
+            && flags & CLONE_VFORK == 0;
         self.threads.insert(
             child,
             ThreadInfo {
@@ -1170,6 +1250,7 @@ impl Tracer {
                 prelude: false,
                 movable,
                 stops: 0,
+                exiting: false,
             },
         );
         if child_pid == child
@@ -1241,6 +1322,7 @@ impl Tracer {
                     prelude: false,
                     movable: false,
                     stops: 0,
+                    exiting: false,
                 },
             );
             self.emit(Event {
@@ -1265,6 +1347,7 @@ impl Tracer {
     fn on_exec(&mut self, tid: i32) {
         let pid = self.pid_of(tid);
         let old_tid = ptrace::event_msg(tid).map(|v| v as i32).unwrap_or(tid);
+
         if old_tid != tid {
             // A non-leader thread exec'd: it took over the leader's tid, all
             // other threads are gone (no further reports for them).
@@ -1279,6 +1362,7 @@ impl Tracer {
                     prelude: false,
                     movable: false,
                     stops: 0,
+                    exiting: false,
                 },
             );
         } else {
@@ -1291,6 +1375,17 @@ impl Tracer {
             for t in others {
                 self.threads.remove(&t);
             }
+        }
+        if old_tid != tid
+            && let Some(pool) = &self.pool
+        {
+            // The old leader's tracer, if another, gets no report of it;
+            // the process is listed where its leader now is.
+            match &self.helper {
+                Some((index, _)) => pool.process_born(*index, pid),
+                None => pool.process_gone(pid),
+            }
+            pool.leader_replaced(pid, self.index());
         }
         // Children of the threads the exec just killed, if they were never
         // announced (before the Exec: they were born to the old image).
@@ -1370,14 +1465,18 @@ impl Tracer {
                     prelude: false,
                     movable: false,
                     stops: 0,
+                    exiting: false,
                 },
             );
             self.finish_syscall(tid, e, 0, true);
             self.threads.remove(&tid);
         }
         let process_exit = tid == t.pid;
-        self.stopped.remove(&t.pid);
-        if process_exit {
+        self.stopped.clear(t.pid);
+        if process_exit || (self.pool.is_some() && !self.threads.values().any(|i| i.pid == t.pid)) {
+            // With several tracers, a process may lose its last thread on
+            // this tracer before it exits: its children still unannounced
+            // here have no parent thread left to announce them either.
             self.announce_orphans(t.pid);
         }
         self.emit(Event {
@@ -1400,11 +1499,58 @@ impl Tracer {
             }
             if t.pid == self.main_pid && self.helper.is_none() {
                 self.main_status = Some(status);
+            } else if self.helper.is_some()
+                && let Some(pool) = &self.pool
+                && pool.main_pid() == t.pid
+            {
+                // The launched process's leader came here by an exec from
+                // one of its threads: its end is the main tracer's to act on.
+                pool.main_exited(status);
             }
         }
     }
 
     // -- Several tracers (crate::pool) ------------------------------------
+
+    /// This tracer's index in the pool: helpers 0.., the main tracer
+    /// [`pool::MAIN`].
+    fn index(&self) -> usize {
+        self.helper.as_ref().map_or(pool::MAIN, |h| h.0)
+    }
+
+    /// A stop of `tid`, which this tracer does not list: true when it is
+    /// the exec event of one of its threads that exec'd from a non-leader
+    /// (reported under the leader's tid, which another tracer may have
+    /// listed), to be handled as its own.
+    fn exec_took_over(&self, tid: i32, stop: Stop) -> bool {
+        stop == (Stop::Event { event: event::EXEC })
+            && ptrace::event_msg(tid).is_ok_and(|old| self.threads.contains_key(&(old as i32)))
+    }
+
+    /// Leaders that vanished from this tracer by an exec from a thread of
+    /// their process on another tracer (no report comes for them): forgotten.
+    /// And, on the main tracer, the launched process's end seen by a helper.
+    fn pool_news(&mut self) {
+        let me = self.index();
+        let Some(pool) = &self.pool else {
+            return;
+        };
+        let gone = pool.replaced_leaders(&mut self.news_seen, me);
+        let main_status = if self.helper.is_none() && self.main_status.is_none() {
+            pool.main_status()
+        } else {
+            None
+        };
+        for pid in gone {
+            if self.threads.get(&pid).is_some_and(|t| t.pid == pid) {
+                self.threads.remove(&pid);
+                self.placement.forget(pid);
+            }
+        }
+        if main_status.is_some() {
+            self.main_status = main_status;
+        }
+    }
 
     /// At the first stop of the new process `tid`: hands it to a helper if
     /// the pool picks one and it can be parked; true when `tid` is no
@@ -1425,9 +1571,9 @@ impl Tracer {
     }
 
     /// At a syscall-exit stop (return value `rval`) of `tid`, a busy
-    /// process [`Tracer::balance`] chose: hands it to `helper` if it may
-    /// still move (the invariants of [`crate::rebalance`]); true when
-    /// `tid` is no longer this tracer's to resume.
+    /// thread [`Tracer::balance`] chose: hands it to `helper` if it may
+    /// still move (see [`crate::rebalance`]); true when `tid` is no longer
+    /// this tracer's to resume.
     fn move_busy(&mut self, tid: i32, helper: usize, rval: i64) -> bool {
         if (-516..=-512).contains(&rval) {
             // -ERESTART*: the kernel restarts the call after this stop
@@ -1435,15 +1581,8 @@ impl Tracer {
             self.moving = Some((tid, helper));
             return false;
         }
-        let alone = self.threads.values().filter(|t| t.pid == tid).count() == 1;
-        if !alone || tid == self.main_pid || self.stopped.contains(&tid) {
-            return false;
-        }
-        let mut others: Vec<i32> = self.threads.values().map(|t| t.pid).collect();
-        others.extend(self.early.keys());
-        others.sort_unstable();
-        others.dedup();
-        if rebalance::shares_tables(tid, others) != Some(false) {
+        let pid = self.pid_of(tid);
+        if tid == self.main_pid || self.stopped.contains(pid) {
             return false;
         }
         match self.hand_to(tid, helper) {
@@ -1490,14 +1629,10 @@ impl Tracer {
                 return Handing::Kept;
             }
         };
+        let pid = self.pid_of(tid);
         self.threads.remove(&tid);
         self.placement.let_go(tid);
-        let process = self.state.take_process(tid);
-        let h = Box::new(Handed {
-            parked,
-            pid: tid,
-            process,
-        });
+        let h = Box::new(Handed { parked, pid });
         match pool.hand(helper, h) {
             Ok(()) => Handing::Handed,
             Err(h) => {
@@ -1518,38 +1653,33 @@ impl Tracer {
         let Some(loads) = window.roll(self.stats.stops, pool.helper_stops()) else {
             return;
         };
-        let mut per_pid: HashMap<i32, (u64, u32)> = HashMap::new();
-        for t in self.threads.values_mut() {
-            let e = per_pid.entry(t.pid).or_default();
-            e.0 += u64::from(t.stops);
-            e.1 += 1;
+        let mut candidates: Vec<(i32, u64)> = Vec::new();
+        for (&tid, t) in self.threads.iter_mut() {
+            candidates.push((tid, u64::from(t.stops)));
             t.stops = 0;
         }
         if self.moving.take().is_some() || self.detaching || self.main_status.is_some() {
-            // A process chosen a window ago that made no syscall since
+            // A thread chosen a window ago that made no syscall since
             // (blocked in one): chosen again or not, next window.
             return;
         }
-        let candidates: Vec<(i32, u64)> = per_pid
-            .into_iter()
-            .filter(|&(pid, (_, threads))| {
-                threads == 1
-                    && pid != self.main_pid
-                    && !self.stopped.contains(&pid)
-                    && self.threads.get(&pid).is_some_and(|t| !t.prelude)
-            })
-            .map(|(pid, (stops, _))| (pid, stops))
-            .collect();
+        candidates.retain(|&(tid, _)| {
+            tid != self.main_pid
+                && self
+                    .threads
+                    .get(&tid)
+                    .is_some_and(|t| t.started && !t.prelude && !self.stopped.contains(t.pid))
+        });
         self.moving = self
             .window
             .as_mut()
             .and_then(|w| w.choose(&loads, &candidates));
     }
 
-    /// Takes a handed process: adopts it, seeds the state with its part,
-    /// and resumes it as its old tracer would have.
+    /// Takes a handed thread (a new or busy process, or a thread of one):
+    /// adopts it and resumes it as its old tracer would have.
     fn adopt(&mut self, h: Handed) {
-        let tid = h.pid;
+        let (tid, pid) = (h.parked.tid, h.pid);
         // As the first tracer seized it: killed with capture only when
         // capture launched the workload.
         let adopted = handover::adopt(&h.parked, ptrace::options(self.mode == Mode::Launch));
@@ -1558,7 +1688,7 @@ impl Tracer {
                 self.emit(Event {
                     ts: mono_ns(),
                     tid,
-                    pid: tid,
+                    pid,
                     body: EventBody::Signal(SignalEvent {
                         signo,
                         action: SignalAction::Delivered,
@@ -1571,32 +1701,32 @@ impl Tracer {
             Ok(Adopted::Gone(status)) => {
                 // Killed while parked: its parent reaps it; record its end
                 // (SIGKILL is the one way out of the parking call).
-                if let Some(p) = &self.pool {
-                    p.process_gone(tid);
+                if tid == pid
+                    && let Some(p) = &self.pool
+                {
+                    p.process_gone(pid);
                 }
                 self.emit(Event {
                     ts: mono_ns(),
                     tid,
-                    pid: tid,
+                    pid,
                     body: EventBody::ThreadExit(ThreadExit {
                         status: status.unwrap_or(libc::SIGKILL),
-                        process_exit: true,
+                        process_exit: tid == pid,
                     }),
                 });
             }
             Ok(adopted) => {
-                if let Some(p) = h.process {
-                    self.state.seed(p);
-                }
                 self.threads.insert(
                     tid,
                     ThreadInfo {
-                        pid: tid,
+                        pid,
                         started: true,
                         entry: None,
                         prelude: false,
                         movable: false,
                         stops: 0,
+                        exiting: false,
                     },
                 );
                 match adopted {
@@ -1605,7 +1735,7 @@ impl Tracer {
                 }
             }
             Err(e) => self.tracer_error(format!(
-                "process {tid} was handed to this tracer thread and could not be adopted; it stays parked, untraced: {}",
+                "thread {tid} (process {pid}) was handed to this tracer thread and could not be adopted; it stays parked, untraced: {}",
                 Chain(&e)
             )),
         }
@@ -1661,6 +1791,7 @@ impl Tracer {
         };
         loop {
             let open = self.take_handed(false);
+            self.pool_news();
             if pool.detaching() && !self.detaching {
                 self.begin_detach();
             }
@@ -1754,6 +1885,7 @@ impl Tracer {
                             prelude: false,
                             movable: false,
                             stops: 0,
+                            exiting: false,
                         },
                     );
                     if let Some(_status) = self.early.remove(&(child as i32)) {
@@ -1779,8 +1911,7 @@ impl Tracer {
     }
 }
 
-/// `clone(2)` flags not in the state's list.
-const CLONE_VM: u64 = 0x100;
+/// `clone(2)` flag not in the state's list.
 const CLONE_VFORK: u64 = 0x4000;
 /// `rt_sigsuspend(2)`, the parking call of a handover.
 const RT_SIGSUSPEND: u16 = 130;

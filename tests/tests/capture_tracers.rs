@@ -15,6 +15,37 @@ use std::time::Duration;
 use e2e_tests::capture_support::*;
 use trace_format::model::{EventBody, SignalAction};
 
+/// A test program compiled in a new work directory; `None` (the test
+/// passes without running) where ptrace is not permitted.
+fn compiled(name: &str, src: &str, flags: &[&str]) -> Option<(Work, std::path::PathBuf)> {
+    if !ptrace_permitted() {
+        return None;
+    }
+    let w = Work::new();
+    let Some(bin) = w.cc(name, src, flags) else {
+        panic!("gcc is needed (CI has it)");
+    };
+    Some((w, bin))
+}
+
+/// Runs `test` without a filter, then under `--syscalls falco` (where a
+/// move asks for its exit stop and `close` is recorded from one stop).
+fn filtered_or_not(test: fn(&[&str])) {
+    test(&[]);
+    test(&["--syscalls", "falco"]);
+}
+
+/// Waits (up to 60 s) for a capture spawned with its stderr piped: its
+/// status and what it printed there.
+fn finish(cap: &mut std::process::Child) -> (std::process::ExitStatus, String) {
+    let status = wait_child(cap, Duration::from_secs(60));
+    let mut err = String::new();
+    if let Some(mut e) = cap.stderr.take() {
+        let _ = std::io::Read::read_to_string(&mut e, &mut err);
+    }
+    (status, err)
+}
+
 /// `capture --tracers 3 EXTRA... -- BIN ARGS...` with every movable
 /// process handed over.
 fn capture_forced(w: &Work, extra: &[&str], cmd: &[&str]) -> Output {
@@ -33,7 +64,7 @@ fn capture_forced(w: &Work, extra: &[&str], cmd: &[&str]) -> Output {
 fn handed(out: &Output) -> u64 {
     let err = String::from_utf8_lossy(&out.stderr);
     err.split(", ")
-        .find_map(|p| p.strip_suffix(" processes handed to helper tracers"))
+        .find_map(|p| p.strip_suffix(" threads handed to helper tracers"))
         .and_then(|n| n.trim().parse().ok())
         .unwrap_or(0)
 }
@@ -86,12 +117,8 @@ int main(void) {
 
 #[test]
 fn every_process_handed_over_under_load_is_recorded_whole_and_in_order() {
-    if !ptrace_permitted() {
+    let Some((w, bin)) = compiled("stress", STRESS, &["-pthread"]) else {
         return;
-    }
-    let w = Work::new();
-    let Some(bin) = w.cc("stress", STRESS, &["-pthread"]) else {
-        panic!("gcc is needed (CI has it)");
     };
     let out = capture_forced(&w, &[], &[bin.to_str().unwrap_or_default()]);
     assert_eq!(
@@ -224,12 +251,8 @@ fn handovers_happen_under_a_syscalls_filter() {
 }
 
 fn signals_during_handover(extra: &[&str], args: &[&str]) {
-    if !ptrace_permitted() {
+    let Some((w, bin)) = compiled("signals", SIGNALS, &[]) else {
         return;
-    }
-    let w = Work::new();
-    let Some(bin) = w.cc("signals", SIGNALS, &[]) else {
-        panic!("gcc is needed (CI has it)");
     };
     let mut cmd = vec![bin.to_str().unwrap_or_default()];
     cmd.extend_from_slice(args);
@@ -304,12 +327,8 @@ int main(void) {
 
 #[test]
 fn exec_from_a_non_leader_thread_while_its_forks_are_handed_over() {
-    if !ptrace_permitted() {
+    let Some((w, bin)) = compiled("execfork", EXEC_WHILE_FORKING, &["-pthread"]) else {
         return;
-    }
-    let w = Work::new();
-    let Some(bin) = w.cc("execfork", EXEC_WHILE_FORKING, &["-pthread"]) else {
-        panic!("gcc is needed (CI has it)");
     };
     let out = capture_forced(&w, &[], &[bin.to_str().unwrap_or_default()]);
     // The exec wins (true exits 0) or the forks all ran first (5): either
@@ -355,12 +374,8 @@ int main(void) {
 
 #[test]
 fn detach_on_exit_releases_processes_a_helper_traces() {
-    if !ptrace_permitted() {
+    let Some((w, bin)) = compiled("outlive", OUTLIVE, &[]) else {
         return;
-    }
-    let w = Work::new();
-    let Some(bin) = w.cc("outlive", OUTLIVE, &[]) else {
-        panic!("gcc is needed (CI has it)");
     };
     let out = capture_forced(
         &w,
@@ -432,12 +447,8 @@ int main(int argc, char **argv) {
 
 #[test]
 fn attach_mode_hands_new_processes_over_and_releases_them_all_on_detach() {
-    if !ptrace_permitted() {
+    let Some((w, bin)) = compiled("attached", ATTACHED, &[]) else {
         return;
-    }
-    let w = Work::new();
-    let Some(bin) = w.cc("attached", ATTACHED, &[]) else {
-        panic!("gcc is needed (CI has it)");
     };
     let (go, ready) = (w.path("go"), w.path("ready"));
     let mut target = Command::new(&bin)
@@ -466,11 +477,7 @@ fn attach_mode_hands_new_processes_over_and_releases_them_all_on_detach() {
         "the children ran"
     );
     kill(cap.id(), libc::SIGTERM);
-    let status = wait_child(&mut cap, Duration::from_secs(60));
-    let mut err = String::new();
-    if let Some(mut e) = cap.stderr.take() {
-        let _ = std::io::Read::read_to_string(&mut e, &mut err);
-    }
+    let (status, err) = finish(&mut cap);
     assert!(status.success(), "{status:?} {err}");
     let children = children(pid);
     // Released, all of them: alive and untraced after the detach.
@@ -489,7 +496,7 @@ fn attach_mode_hands_new_processes_over_and_releases_them_all_on_detach() {
     );
     let handed = err
         .split(", ")
-        .find_map(|p| p.strip_suffix(" processes handed to helper tracers"))
+        .find_map(|p| p.strip_suffix(" threads handed to helper tracers"))
         .and_then(|n| n.trim().parse::<u64>().ok())
         .unwrap_or(0);
     assert_eq!(handed, 20, "{err}");
@@ -520,7 +527,7 @@ fn attach_mode_hands_new_processes_over_and_releases_them_all_on_detach() {
 /// How many busy processes the summary says were moved.
 fn moved(err: &str) -> u64 {
     err.split(", ")
-        .find_map(|p| p.strip_suffix(" busy processes moved to helper tracers"))
+        .find_map(|p| p.strip_suffix(" busy threads moved to helper tracers"))
         .and_then(|n| n.trim().parse().ok())
         .unwrap_or(0)
 }
@@ -583,15 +590,8 @@ int main(int argc, char **argv) {
 "#;
 
 #[test]
-fn two_busy_processes_on_one_tracer_are_spread_and_recorded_whole() {
-    busy_processes_spread(&[]);
-}
-
-#[test]
-fn busy_processes_are_spread_under_a_syscalls_filter() {
-    // Under a filter `close` is recorded from its seccomp stop alone:
-    // capture asks for the exit stop it moves a process at.
-    busy_processes_spread(&["--syscalls", "falco"]);
+fn two_busy_processes_on_one_tracer_are_spread_and_recorded_whole_with_and_without_a_filter() {
+    filtered_or_not(busy_processes_spread);
 }
 
 /// Checks that each of the two children's N closes is in the trace, in
@@ -610,12 +610,8 @@ fn assert_closes_whole(w: &Work, n: u64) {
 }
 
 fn busy_processes_spread(extra: &[&str]) {
-    if !ptrace_permitted() {
+    let Some((w, bin)) = compiled("twobusy", TWO_BUSY, &[]) else {
         return;
-    }
-    let w = Work::new();
-    let Some(bin) = w.cc("twobusy", TWO_BUSY, &[]) else {
-        panic!("gcc is needed (CI has it)");
     };
     let n: u64 = 40_000;
     let mut c = Command::new(capture_bin());
@@ -637,12 +633,8 @@ fn busy_processes_spread(extra: &[&str]) {
 
 #[test]
 fn attach_mode_moves_a_busy_child_to_another_tracer_thread() {
-    if !ptrace_permitted() {
+    let Some((w, bin)) = compiled("twobusy", TWO_BUSY, &[]) else {
         return;
-    }
-    let w = Work::new();
-    let Some(bin) = w.cc("twobusy", TWO_BUSY, &[]) else {
-        panic!("gcc is needed (CI has it)");
     };
     let n: u64 = 40_000;
     let (go, mark) = (w.path("go"), w.path("done"));
@@ -689,11 +681,7 @@ fn attach_mode_moves_a_busy_child_to_another_tracer_thread() {
     std::fs::write(w.path("done-end"), b"").expect("end");
     let target_status = wait_child(&mut target, Duration::from_secs(60));
     kill(cap.id(), libc::SIGTERM);
-    let status = wait_child(&mut cap, Duration::from_secs(60));
-    let mut err = String::new();
-    if let Some(mut e) = cap.stderr.take() {
-        let _ = std::io::Read::read_to_string(&mut e, &mut err);
-    }
+    let (status, err) = finish(&mut cap);
     assert!(both_done, "the children made their calls: {err}");
     assert!(target_status.success(), "{target_status:?}");
     assert!(status.success(), "{status:?} {err}");
@@ -772,21 +760,12 @@ int main(int argc, char **argv) {
 
 #[test]
 fn signals_and_stops_while_a_busy_process_moves_arrive_once_and_are_recorded() {
-    busy_and_signalled(&[]);
-}
-
-#[test]
-fn signals_while_a_busy_process_moves_under_a_syscalls_filter() {
-    busy_and_signalled(&["--syscalls", "falco"]);
+    filtered_or_not(busy_and_signalled);
 }
 
 fn busy_and_signalled(extra: &[&str]) {
-    if !ptrace_permitted() {
+    let Some((w, bin)) = compiled("busysig", BUSY_SIGNALLED, &[]) else {
         return;
-    }
-    let w = Work::new();
-    let Some(bin) = w.cc("busysig", BUSY_SIGNALLED, &[]) else {
-        panic!("gcc is needed (CI has it)");
     };
     let (n, k): (u64, usize) = (40_000, 400);
     let mut c = Command::new(capture_bin());
@@ -844,4 +823,271 @@ fn tracers_auto_records_every_process_and_passes_the_exit_status() {
     let execs = t.syscalls("execve").filter(|(_, s)| s.ret == 0).count();
     // sh, then four /bin/true.
     assert_eq!(execs, 5);
+}
+
+// -- One process's threads on several tracers --------------------------------
+
+/// The threads of one process, on the threads and tids of which the tests
+/// below look: `(tid, TracerPid)` of every thread of `pid`.
+fn thread_tracers(pid: u32) -> Vec<(u32, String)> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(format!("/proc/{pid}/task")) {
+        for t in rd.flatten() {
+            let Some(tid) = t.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+                continue;
+            };
+            let status = std::fs::read_to_string(t.path().join("status")).unwrap_or_default();
+            if let Some(tp) = status.lines().find_map(|l| l.strip_prefix("TracerPid:")) {
+                out.push((tid, tp.trim().to_string()));
+            }
+        }
+    }
+    out
+}
+
+/// A Go- or JVM-like process: two threads busy with N numbered calls each
+/// (`close(-k)` and `close(-(1000000 + k))`), which then create
+/// `<ARG2>-<i>` and wait for `<ARG2>-end`; the main thread joins them.
+const THREAD_POOL: &str = r#"
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+static long n;
+static const char *mark;
+static void wait_for(const char *f) { while (access(f, F_OK) != 0) usleep(5000); }
+static void *work(void *a) {
+    long i = (long)a;
+    for (long k = 1; k <= n; k++) syscall(SYS_close, -(i * 1000000 + k));
+    char f[4096];
+    snprintf(f, sizeof f, "%s-%ld", mark, i);
+    FILE *o = fopen(f, "w");
+    if (o) fclose(o);
+    snprintf(f, sizeof f, "%s-end", mark);
+    wait_for(f);
+    return 0;
+}
+int main(int argc, char **argv) {
+    if (argc < 3) return 2;
+    n = atol(argv[1]);
+    mark = argv[2];
+    pthread_t t[2];
+    for (long i = 0; i < 2; i++)
+        if (pthread_create(&t[i], 0, work, (void *)i) != 0) return 90;
+    for (int i = 0; i < 2; i++) pthread_join(t[i], 0);
+    return 0;
+}
+"#;
+
+#[test]
+fn one_process_threads_run_on_several_tracers_and_are_recorded_whole() {
+    filtered_or_not(thread_pool_spread);
+}
+
+fn thread_pool_spread(extra: &[&str]) {
+    let Some((w, bin)) = compiled("threadpool", THREAD_POOL, &["-pthread"]) else {
+        return;
+    };
+    let n: u64 = 20_000;
+    let mark = w.path("done");
+    let mut cap = Command::new(capture_bin())
+        .arg("-o")
+        .arg(w.trace_path())
+        .args(["--tracers", "3"])
+        .args(extra)
+        .arg("--")
+        .arg(&bin)
+        .arg(n.to_string())
+        .arg(&mark)
+        .env("SYSREC_FORCE_HANDOVER", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn capture");
+    let capture_pid = cap.id();
+    let done = wait_until(Duration::from_secs(90), || {
+        (0..2).all(|i| w.path(&format!("done-{i}")).exists())
+    });
+    // While both threads wait: the main thread is traced by capture's
+    // main thread, the two workers by other threads of capture.
+    let workload = children(capture_pid).first().copied().unwrap_or(0);
+    let tracers = thread_tracers(workload);
+    let capture_threads: Vec<String> = std::fs::read_dir(format!("/proc/{capture_pid}/task"))
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    std::fs::write(w.path("done-end"), b"").expect("end");
+    let (status, err) = finish(&mut cap);
+    assert!(done, "the threads made their calls: {err}");
+    assert_eq!(status.code(), Some(0), "{err}");
+    assert!(handed_err(&err) >= 2, "both workers handed over: {err}");
+    assert_eq!(tracers.len(), 3, "three threads: {tracers:?}");
+    let main_tracer = capture_pid.to_string();
+    for (tid, tp) in &tracers {
+        if *tid == workload {
+            assert_eq!(tp, &main_tracer, "the leader stays with the main tracer");
+        } else {
+            assert!(
+                tp != &main_tracer && capture_threads.contains(tp),
+                "worker {tid} is traced by a helper thread of capture: {tracers:?} {capture_threads:?}"
+            );
+        }
+    }
+    // Each worker's calls, whole and in order, under its own tid.
+    let t = w.trace();
+    let mut by_tid: HashMap<i32, Vec<i64>> = HashMap::new();
+    for (e, s) in t.syscalls("close") {
+        let fd = s.args.first().map(|&a| a as i32).unwrap_or(0);
+        if fd < 0 {
+            by_tid.entry(e.tid).or_default().push(-i64::from(fd));
+        }
+    }
+    assert_eq!(by_tid.len(), 2, "two workers");
+    let mut firsts: Vec<i64> = Vec::new();
+    for (tid, got) in &by_tid {
+        let base = got.first().copied().unwrap_or(0) - 1;
+        let want: Vec<i64> = (1..=n as i64).map(|k| base + k).collect();
+        assert!(
+            got == &want,
+            "thread {tid}: {} of {n} calls, in order?",
+            got.len()
+        );
+        firsts.push(base);
+        assert!(
+            t.events
+                .iter()
+                .any(|e| e.tid == *tid && e.pid == workload as i32),
+            "recorded as a thread of the process"
+        );
+    }
+    firsts.sort_unstable();
+    assert_eq!(firsts, [0, 1_000_000]);
+}
+
+/// How many threads and processes the summary (stderr text) says were
+/// handed over at their creation.
+fn handed_err(err: &str) -> u64 {
+    err.split(", ")
+        .find_map(|p| p.strip_suffix(" threads handed to helper tracers"))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// A thread (handed to a helper) execs `/bin/sh -c 'exit 5'` while the
+/// leader (on the main tracer) sleeps: the process goes on under the
+/// thread's tracer with the leader's pid, and its end is capture's.
+const EXEC_FROM_THREAD: &str = r#"
+#include <pthread.h>
+#include <unistd.h>
+static void *run(void *a) {
+    (void)a;
+    usleep(50000);
+    execl("/bin/sh", "sh", "-c", "exit 5", (char *)0);
+    return 0;
+}
+int main(void) {
+    pthread_t t;
+    if (pthread_create(&t, 0, run, 0) != 0) return 90;
+    for (;;) pause();
+}
+"#;
+
+#[test]
+fn an_exec_from_a_thread_on_a_helper_ends_with_the_process_status() {
+    filtered_or_not(exec_from_thread);
+}
+
+fn exec_from_thread(extra: &[&str]) {
+    let Some((w, bin)) = compiled("execthread", EXEC_FROM_THREAD, &["-pthread"]) else {
+        return;
+    };
+    let out = capture_forced(&w, extra, &[bin.to_str().unwrap_or_default()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(5), "{err}");
+    assert!(handed(&out) >= 1, "the thread was handed over: {err}");
+    let t = w.trace();
+    let main_pid = t
+        .events
+        .iter()
+        .find(|e| matches!(e.body, EventBody::Syscall(_)))
+        .map(|e| e.pid)
+        .unwrap_or(0);
+    assert!(
+        t.events
+            .iter()
+            .any(|e| e.pid == main_pid && matches!(&e.body, EventBody::Exec(x) if x.exepath.ends_with(b"sh") || x.exepath.ends_with(b"dash") || x.exepath.ends_with(b"bash"))),
+        "the exec is recorded"
+    );
+    let exit = t.events.iter().rev().find_map(|e| match &e.body {
+        EventBody::ThreadExit(x) if e.pid == main_pid && x.process_exit => Some(x.status),
+        _ => None,
+    });
+    assert_eq!(
+        exit.map(|s| (s >> 8) & 0xff),
+        Some(5),
+        "its end is recorded"
+    );
+}
+
+/// A process of three threads, launched by capture (its leader on the
+/// main tracer, its threads on helpers), stopped and continued once by
+/// the test: the stop is recorded once, though three tracers see it.
+#[test]
+fn a_group_stop_of_a_process_spread_over_tracers_is_recorded_once() {
+    let src = r#"
+#include <pthread.h>
+#include <unistd.h>
+static void *nap(void *a) { (void)a; for (int i = 0; i < 400; i++) usleep(2000); return 0; }
+int main(void) {
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++) pthread_create(&t[i], 0, nap, 0);
+    nap(0);
+    for (int i = 0; i < 2; i++) pthread_join(t[i], 0);
+    return 0;
+}
+"#;
+    let Some((w, bin)) = compiled("naps", src, &["-pthread"]) else {
+        return;
+    };
+    let mut cap = Command::new(capture_bin())
+        .arg("-o")
+        .arg(w.trace_path())
+        .args(["--tracers", "3", "--"])
+        .arg(&bin)
+        .env("SYSREC_FORCE_HANDOVER", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn capture");
+    let capture_pid = cap.id();
+    let mut workload = 0;
+    let three = wait_until(Duration::from_secs(30), || {
+        workload = children(capture_pid).first().copied().unwrap_or(0);
+        workload > 0 && thread_tracers(workload).len() == 3
+    });
+    assert!(three, "three threads");
+    kill(workload, libc::SIGSTOP);
+    let stopped = wait_until(Duration::from_secs(10), || {
+        proc_state(workload) == Some('T') || proc_state(workload) == Some('t')
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    kill(workload, libc::SIGCONT);
+    let (status, err) = finish(&mut cap);
+    assert!(stopped, "the process stopped");
+    assert_eq!(status.code(), Some(0), "{err}");
+    assert!(handed_err(&err) >= 2, "its threads were handed over: {err}");
+    let t = w.trace();
+    let stops = t
+        .events
+        .iter()
+        .filter(|e| {
+            e.pid == workload as i32
+                && matches!(&e.body, EventBody::Signal(s) if s.action == SignalAction::Stopped)
+        })
+        .count();
+    assert_eq!(stops, 1, "one group-stop record for process {workload}");
 }

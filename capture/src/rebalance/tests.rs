@@ -79,42 +79,6 @@ fn a_window_rolls_only_after_its_time() {
 }
 
 #[test]
-fn kcmp_sees_a_shared_fd_table_and_not_a_forked_one() {
-    // SAFETY: fork in a test; the child only sleeps, then _exits.
-    let forked = unsafe { libc::fork() };
-    assert!(forked >= 0);
-    if forked == 0 {
-        // SAFETY: async-signal-safe calls in the child.
-        unsafe {
-            libc::usleep(300_000);
-            libc::_exit(0);
-        }
-    }
-    let me = std::process::id() as i32;
-    // A forked child's tables are copies.
-    assert_eq!(shares_tables(forked, [me]), Some(false));
-    // A process shares everything with itself: skipped, not "shared".
-    assert_eq!(shares_tables(me, [me]), Some(false));
-    let mut st = 0;
-    // SAFETY: reaps the child forked above.
-    unsafe { libc::waitpid(forked, &mut st, 0) };
-    // Gone: shares nothing.
-    assert_eq!(shares_tables(me, [forked]), Some(false));
-    // A thread shares all three.
-    let (tx, rx) = std::sync::mpsc::channel();
-    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
-    let t = std::thread::spawn(move || {
-        // SAFETY: gettid has no arguments.
-        let _ = tx.send(unsafe { libc::gettid() });
-        let _ = done_rx.recv();
-    });
-    let tid = rx.recv().expect("the thread's tid");
-    assert_eq!(shares_tables(me, [tid]), Some(true));
-    let _ = done_tx.send(());
-    let _ = t.join();
-}
-
-#[test]
 fn a_quiet_process_is_not_moved() {
     // The main tracer busy with one process, another nearly idle.
     assert_eq!(
