@@ -124,7 +124,10 @@ fn wait_all(flags: libc::c_int, nohang: bool) -> Result<Option<(i32, i32)>, Errn
 /// children that a helper traces (the kernel reports a tracee's stops to
 /// its real parent's thread group as if it were the tracer), and a stop
 /// it collected could not be answered. `Ok(None)` on `EINTR`.
-pub fn peek_own() -> Result<Option<i32>, Errno> {
+/// The report is `(tid, exec)`: `exec` when it is a `PTRACE_EVENT_EXEC`
+/// stop (a thread that exec'd reports under its leader's tid, which
+/// another tracer may have served).
+pub fn peek_own() -> Result<Option<(i32, bool)>, Errno> {
     // SAFETY: siginfo_t is plain data; waitid fills it.
     let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
     let flags = libc::WEXITED | libc::__WALL | libc::__WNOTHREAD | libc::WNOWAIT;
@@ -137,8 +140,10 @@ pub fn peek_own() -> Result<Option<i32>, Errno> {
         };
     }
     // SAFETY: waitid succeeded, so the SIGCHLD fields are set.
-    let tid = unsafe { info.si_pid() };
-    Ok((tid > 0).then_some(tid))
+    let (tid, status) = unsafe { (info.si_pid(), info.si_status()) };
+    // A ptrace stop's si_status is its whole stop code: event << 8 | SIGTRAP.
+    let exec = info.si_code == libc::CLD_TRAPPED && status >> 8 == event::EXEC;
+    Ok((tid > 0).then_some((tid, exec)))
 }
 
 /// Collects the report [`peek_own`] saw for `tid`: `Ok(None)` when it is

@@ -498,22 +498,20 @@ impl Tracer {
     /// reparented to capture, or the launched process after a thread on a
     /// helper exec'd) is left for that helper ([`ptrace::peek_own`]).
     fn wait_main(&mut self) -> std::result::Result<Option<(i32, i32)>, Errno> {
-        let Some(tid) = ptrace::peek_own()? else {
+        let Some((tid, exec)) = ptrace::peek_own()? else {
             return Ok(None);
         };
         let mine = match self.threads.get(&tid) {
-            Some(t) if !t.exiting => true,
+            // A leader that exited, or an exec reported under its tid,
+            // may be another tracer's thread now (checked below).
+            Some(t) if !t.exiting && !exec => true,
             _ => procfs::status(tid).is_none_or(|s| s.tracer_pid == 0 || s.tracer_pid == self.me),
         };
         if !mine {
-            if self
-                .threads
-                .get(&tid)
-                .is_some_and(|t| t.exiting && t.pid == tid)
-            {
+            if self.threads.get(&tid).is_some_and(|t| t.pid == tid) {
                 // A leader whose tid a thread on a helper took over by an
                 // exec: no report of it will come here.
-                self.threads.remove(&tid);
+                self.forget_replaced_leader(tid);
             }
             // Its tracer collects it; look again shortly.
             std::thread::sleep(std::time::Duration::from_micros(100));
@@ -1527,6 +1525,16 @@ impl Tracer {
             && ptrace::event_msg(tid).is_ok_and(|old| self.threads.contains_key(&(old as i32)))
     }
 
+    /// The leader of `pid`, served here, was replaced by an exec from a
+    /// thread on another tracer: forgotten, and the children it forked
+    /// whose fork event it never reported (killed in that stop by the
+    /// exec) announced here, where their first stops wait.
+    fn forget_replaced_leader(&mut self, pid: i32) {
+        self.threads.remove(&pid);
+        self.placement.forget(pid);
+        self.announce_orphans(pid);
+    }
+
     /// Leaders that vanished from this tracer by an exec from a thread of
     /// their process on another tracer (no report comes for them): forgotten.
     /// And, on the main tracer, the launched process's end seen by a helper.
@@ -1543,8 +1551,7 @@ impl Tracer {
         };
         for pid in gone {
             if self.threads.get(&pid).is_some_and(|t| t.pid == pid) {
-                self.threads.remove(&pid);
-                self.placement.forget(pid);
+                self.forget_replaced_leader(pid);
             }
         }
         if main_status.is_some() {
