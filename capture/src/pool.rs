@@ -129,11 +129,10 @@ pub struct Pool {
     /// Processes in a group-stop, for every tracer.
     pub stopped: Arc<Stopped>,
     /// Leaders replaced by an exec from another thread of their process,
-    /// with the index of the tracer that now has the process: the
-    /// leader's old tracer gets no report of it ([`Pool::leader_replaced`]).
-    replaced: Mutex<Vec<(i32, usize)>>,
-    /// How many entries `replaced` has (read without its lock).
-    replaced_len: AtomicUsize,
+    /// one inbox per tracer (helpers 0.., the main tracer last), which
+    /// that tracer drains: the leader's old tracer gets no report of it
+    /// ([`Pool::leader_replaced`]).
+    replaced: Vec<News>,
     /// The launched (or attached) process, and its end when a helper saw it.
     main_pid: AtomicI32,
     main_status: Mutex<Option<i32>>,
@@ -142,6 +141,14 @@ pub struct Pool {
 /// The main tracer's index where a tracer's index is asked for (helpers
 /// are 0..).
 pub const MAIN: usize = usize::MAX;
+
+/// One tracer's inbox of replaced leaders.
+#[derive(Default)]
+struct News {
+    pids: Mutex<Vec<i32>>,
+    /// Something is in `pids` (read without its lock, at every stop).
+    any: AtomicBool,
+}
 
 impl Pool {
     /// A pool of `helpers` helper slots, and their inboxes' receiving ends
@@ -168,8 +175,7 @@ impl Pool {
             closing: AtomicBool::new(false),
             detach: AtomicBool::new(false),
             stopped: Arc::default(),
-            replaced: Mutex::new(Vec::new()),
-            replaced_len: AtomicUsize::new(0),
+            replaced: (0..=helpers).map(|_| News::default()).collect(),
             main_pid: AtomicI32::new(0),
             main_status: Mutex::new(None),
         };
@@ -339,34 +345,43 @@ impl Pool {
 
     /// A thread of process `pid` exec'd on tracer `by` and took over the
     /// leader's tid; the tracer that served the old leader must forget it.
-    /// Every tracer is woken to look.
+    /// Every other tracer is told and woken to look.
     pub fn leader_replaced(&self, pid: i32, by: usize) {
-        let mut r = self.replaced.lock().unwrap_or_else(PoisonError::into_inner);
-        r.push((pid, by));
-        self.replaced_len.store(r.len(), Ordering::SeqCst);
-        drop(r);
+        let by = self.news_index(by);
+        for (i, news) in self.replaced.iter().enumerate() {
+            if i != by {
+                news.pids
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push(pid);
+                news.any.store(true, Ordering::SeqCst);
+            }
+        }
         self.slots.iter().for_each(Self::wake);
-        if by != MAIN {
+        if by != self.slots.len() {
             Self::wake_main();
         }
     }
 
-    /// The leaders replaced since `seen` (which it advances) by a tracer
-    /// other than `me`.
-    pub fn replaced_leaders(&self, seen: &mut usize, me: usize) -> Vec<i32> {
-        if self.replaced_len.load(Ordering::SeqCst) <= *seen {
+    /// The leaders replaced by another tracer since tracer `me` last
+    /// looked (its inbox, drained).
+    pub fn replaced_leaders(&self, me: usize) -> Vec<i32> {
+        let Some(news) = self.replaced.get(self.news_index(me)) else {
+            return Vec::new();
+        };
+        if !news.any.swap(false, Ordering::SeqCst) {
             return Vec::new();
         }
-        let r = self.replaced.lock().unwrap_or_else(PoisonError::into_inner);
-        let new = r
-            .get(*seen..)
-            .unwrap_or_default()
-            .iter()
-            .filter(|&&(_, by)| by != me)
-            .map(|&(pid, _)| pid)
-            .collect();
-        *seen = r.len();
-        new
+        std::mem::take(&mut *news.pids.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// A tracer's inbox: helpers by index, the main tracer last.
+    fn news_index(&self, tracer: usize) -> usize {
+        if tracer == MAIN {
+            self.slots.len()
+        } else {
+            tracer
+        }
     }
 
     // -- The helper's side ------------------------------------------------
@@ -482,6 +497,20 @@ mod tests {
         assert_eq!(p.pick(), None);
         let (p, _rx) = Pool::new(2, Birth::Main);
         assert_eq!(p.pick(), None);
+    }
+
+    #[test]
+    fn a_replaced_leader_reaches_every_other_tracer_once() {
+        let (p, _rx) = Pool::new(2, Birth::RoundRobin);
+        // By the main tracer (which wakes no one in this test: the helpers
+        // have no thread yet).
+        p.leader_replaced(7, MAIN);
+        assert_eq!(p.replaced_leaders(MAIN), Vec::<i32>::new());
+        assert_eq!(p.replaced_leaders(0), [7]);
+        assert_eq!(p.replaced_leaders(1), [7]);
+        // Drained: the inboxes hold nothing more.
+        assert_eq!(p.replaced_leaders(0), Vec::<i32>::new());
+        assert_eq!(p.replaced_leaders(1), Vec::<i32>::new());
     }
 
     #[test]

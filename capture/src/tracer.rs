@@ -135,14 +135,13 @@ pub fn lock_state(state: &SharedState) -> MutexGuard<'_, State> {
     state.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// What became of a process [`Tracer::hand_to`] tried to hand over.
-enum Handing {
-    /// Still this tracer's, unchanged: resume it.
-    Kept,
-    /// Still this tracer's, its signal or death handled: do not resume.
-    Handled,
-    /// Sent to the helper.
-    Handed,
+/// Why [`Tracer::hand_to`] hands a thread over (what the summary counts).
+#[derive(Clone, Copy)]
+enum Why {
+    /// At its first stop (`Stats::handovers`).
+    Birth,
+    /// Busy, at a syscall-exit stop (`Stats::rebalanced`).
+    Busy,
 }
 
 /// How the tracer got its tracees.
@@ -240,8 +239,6 @@ pub struct Tracer {
     pool: Option<Arc<Pool>>,
     /// A helper: its index and inbox.
     helper: Option<(usize, Receiver<Box<Handed>>)>,
-    /// How many of the pool's replaced leaders this tracer has seen.
-    news_seen: usize,
     /// This tracer thread's tid.
     me: i32,
     /// The main tracer with helpers: its load-counting window.
@@ -307,7 +304,6 @@ impl Tracer {
             released: HashSet::new(),
             pool: None,
             helper: None,
-            news_seen: 0,
             // SAFETY: gettid has no arguments.
             me: unsafe { libc::gettid() },
             window: None,
@@ -1543,7 +1539,7 @@ impl Tracer {
         let Some(pool) = &self.pool else {
             return;
         };
-        let gone = pool.replaced_leaders(&mut self.news_seen, me);
+        let gone = pool.replaced_leaders(me);
         let main_status = if self.helper.is_none() && self.main_status.is_none() {
             pool.main_status()
         } else {
@@ -1567,14 +1563,7 @@ impl Tracer {
         let Some(helper) = self.pool.as_ref().and_then(|p| p.pick()) else {
             return false;
         };
-        match self.hand_to(tid, helper) {
-            Handing::Kept => false,
-            Handing::Handled => true,
-            Handing::Handed => {
-                self.stats.handovers += 1;
-                true
-            }
-        }
+        self.hand_to(tid, helper, Why::Birth)
     }
 
     /// At a syscall-exit stop (return value `rval`) of `tid`, a busy
@@ -1592,24 +1581,19 @@ impl Tracer {
         if tid == self.main_pid || self.stopped.contains(pid) {
             return false;
         }
-        match self.hand_to(tid, helper) {
-            Handing::Kept => false,
-            Handing::Handled => true,
-            Handing::Handed => {
-                self.stats.rebalanced += 1;
-                true
-            }
-        }
+        self.hand_to(tid, helper, Why::Busy)
     }
 
-    /// Parks `tid` (stopped right after a syscall returned) and sends it,
-    /// with its part of the state, to helper `helper`.
-    fn hand_to(&mut self, tid: i32, helper: usize) -> Handing {
+    /// Parks `tid` (stopped right after a syscall returned) and sends it
+    /// to helper `helper`; true when `tid` is no longer this tracer's to
+    /// resume (handed over, or its signal or death handled here), false
+    /// when it is kept unchanged.
+    fn hand_to(&mut self, tid: i32, helper: usize, why: Why) -> bool {
         let Some(pool) = self.pool.clone() else {
-            return Handing::Kept;
+            return false;
         };
         if self.detaching || pool.detaching() || pool.closing() {
-            return Handing::Kept;
+            return false;
         }
         let filters = Filters {
             capture: u32::from(self.seccomp),
@@ -1621,19 +1605,19 @@ impl Tracer {
                 // Delivered on the way to the parking call: the process
                 // stays here, its signal handled as any other.
                 self.on_signal(tid, signal);
-                return Handing::Handled;
+                return true;
             }
             Err(Kept::Died(status)) => {
                 self.on_death(tid, status);
-                return Handing::Handled;
+                return true;
             }
-            Err(Kept::Unsafe(_)) => return Handing::Kept,
+            Err(Kept::Unsafe(_)) => return false,
             Err(Kept::Error(e)) => {
                 self.tracer_error(format!(
                     "cannot hand process {tid} to another tracer thread: {}",
                     Chain(&e)
                 ));
-                return Handing::Kept;
+                return false;
             }
         };
         let pid = self.pid_of(tid);
@@ -1641,11 +1625,17 @@ impl Tracer {
         self.placement.let_go(tid);
         let h = Box::new(Handed { parked, pid });
         match pool.hand(helper, h) {
-            Ok(()) => Handing::Handed,
+            Ok(()) => {
+                match why {
+                    Why::Birth => self.stats.handovers += 1,
+                    Why::Busy => self.stats.rebalanced += 1,
+                }
+                true
+            }
             Err(h) => {
                 // The helper is gone (it failed): take the process back.
                 self.adopt(*h);
-                Handing::Handled
+                true
             }
         }
     }
