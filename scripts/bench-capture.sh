@@ -20,6 +20,10 @@
 #                   per syscall, nothing read, nothing recorded
 #   bare-follow     the same, the tracer following the tracee's CPU
 #   bare-1cpu       the same, tracer and tracee pinned to one CPU
+#   bare-SPEC[-1cpu]  (bare-falco) the bare tracer with capture's filter
+#                   for --syscalls SPEC and capture's stops (one for close
+#                   under falco): the floor of a recorder that stops where
+#                   capture stops
 #   capture-all-none  capture --syscalls all --cpu-affinity none
 #   capture-all     capture --syscalls all (every syscall, decoded, written;
 #                   default placement auto: one CPU while the workload is
@@ -28,7 +32,9 @@
 #   capture-all-1cpu  capture --syscalls all --cpu-affinity shared
 #   capture-falco-none, capture-falco, capture-falco-1cpu: the same with
 #                   --syscalls falco (seccomp filter)
-#   any of these with a -tN suffix (capture-falco-t2): --tracers N
+#   any of these with a -tN suffix (capture-falco-t2): --tracers N; without
+#                   one, --tracers 1 (capture's default is auto, one per
+#                   CPU: the suffix keeps each row's tracer count explicit)
 # (bare-follow, not in the default list: the tracer re-pins itself to the
 # tracee's last CPU every 20 ms.)
 #
@@ -144,6 +150,8 @@ wrapper() {
     bare) echo "$BARE --" ;;
     bare-1cpu) echo "$BARE --same-cpu --" ;;
     bare-follow) echo "$BARE --follow --" ;;
+    bare-*-1cpu) local spec=${1#bare-}; echo "$BARE --same-cpu --set ${spec%-1cpu} --" ;;
+    bare-*) echo "$BARE --set ${1#bare-} --" ;;
     capture-*)
       # capture-SET[-POLICY]: POLICY is 1cpu (shared) or none; without it
       # capture's default (auto).

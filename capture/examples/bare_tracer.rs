@@ -2,7 +2,7 @@
 //! resumes, recording nothing. Used by `scripts/bench-capture.sh`.
 //!
 //! ```text
-//! bare_tracer [--same-cpu | --pin-tracer | --follow] [--seccomp] -- CMD [ARGS...]
+//! bare_tracer [--same-cpu | --pin-tracer | --follow] [--seccomp | --set SPEC] -- CMD [ARGS...]
 //! ```
 //!
 //! - default: `PTRACE_SYSCALL` everywhere, two stops per syscall (entry and
@@ -10,6 +10,12 @@
 //! - `--seccomp`: a filter that traces every syscall (`SECCOMP_RET_TRACE`
 //!   for all), `PTRACE_CONT` and then `PTRACE_SYSCALL` for the exit: also
 //!   two stops per syscall, via the seccomp path capture uses for sets;
+//! - `--set SPEC`: capture's own filter for `--syscalls SPEC`, and its
+//!   stops: two for a syscall of the set, one for a syscall capture records
+//!   from its entry stop alone (`close` under `falco`), none for the rest;
+//!   at a seccomp stop it asks which syscall (`PTRACE_GET_SYSCALL_INFO`),
+//!   and reads and records nothing else: the floor of any ptrace recorder
+//!   that stops where capture stops;
 //! - `--pin-tracer`: only the tracer is pinned (to the CPU it starts on);
 //!   the workload keeps every CPU;
 //! - `--follow`: only the tracer is pinned, re-pinned every 20 ms to the CPU
@@ -68,12 +74,17 @@ fn main() {
     let mut pin_tracer = false;
     let mut follow = false;
     let mut seccomp = false;
+    let mut spec: Option<String> = None;
     while let Some(a) = args.first() {
         match a.to_str() {
             Some("--same-cpu") => same_cpu = true,
             Some("--seccomp") => seccomp = true,
             Some("--pin-tracer") => pin_tracer = true,
             Some("--follow") => follow = true,
+            Some("--set") if args.len() > 1 => {
+                seccomp = true;
+                spec = Some(args.remove(1).to_string_lossy().into_owned());
+            }
             Some("--") => {
                 args.remove(0);
                 break;
@@ -84,7 +95,7 @@ fn main() {
     }
     if args.is_empty() {
         eprintln!(
-            "usage: bare_tracer [--same-cpu | --pin-tracer | --follow] [--seccomp] -- CMD [ARGS...]"
+            "usage: bare_tracer [--same-cpu | --pin-tracer | --follow] [--seccomp | --set SPEC] -- CMD [ARGS...]"
         );
         std::process::exit(2);
     }
@@ -107,9 +118,22 @@ fn main() {
         .collect();
     let mut argv: Vec<*const libc::c_char> = cargs.iter().map(|a| a.as_ptr()).collect();
     argv.push(std::ptr::null());
-    let filter = trace_all_filter();
+    // The filter: capture's for `--set`, else one tracing everything.
+    let (filter, entry_only) = match &spec {
+        Some(spec) => {
+            let set = trace_format::syscalls::parse_set(spec)
+                .unwrap_or_else(|e| die(&format!("--set {spec}: {e}")));
+            let f = capture::seccomp::Filter::new(&set)
+                .unwrap_or_else(|e| die(&format!("--set {spec}: {e}")));
+            (f.program().to_vec(), capture::stops::entry_only(spec, true))
+        }
+        None => (
+            trace_all_filter().to_vec(),
+            trace_format::syscalls::SyscallSet::new(),
+        ),
+    };
     let fprog = libc::sock_fprog {
-        len: 1,
+        len: filter.len() as u16,
         filter: filter.as_ptr().cast_mut(),
     };
 
@@ -204,8 +228,20 @@ fn main() {
             in_syscall.remove(&tid);
             resume(tid, 0, false);
         } else if ev == EVENT_SECCOMP {
-            in_syscall.insert(tid);
-            resume(tid, 0, true);
+            // A syscall capture records from its entry stop alone
+            // (`--set`) is let run to its end.
+            let one_stop = !entry_only.is_empty()
+                && match capture::ptrace::syscall_info(tid) {
+                    Ok(capture::ptrace::SyscallInfo::Seccomp { arch, nr, .. }) => {
+                        capture::arch::canonical_id(arch, nr)
+                            .is_some_and(|id| entry_only.contains(id))
+                    }
+                    _ => false,
+                };
+            if !one_stop {
+                in_syscall.insert(tid);
+            }
+            resume(tid, 0, !one_stop);
         } else if ev != 0 {
             let pending = in_syscall.contains(&tid);
             resume(tid, 0, pending);

@@ -147,6 +147,12 @@ impl Filter {
         self.prog.is_empty()
     }
 
+    /// The BPF instructions (for a measuring tracer that installs them
+    /// itself: `capture/examples/bare_tracer.rs`).
+    pub fn program(&self) -> &[libc::sock_filter] {
+        &self.prog
+    }
+
     /// Installs the filter on the calling thread (and everything it later
     /// forks or execs). Async-signal-safe: no allocation, only `seccomp(2)`
     /// and `prctl(2)`. Tries without `no_new_privs` first (needs

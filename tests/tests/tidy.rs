@@ -1,7 +1,7 @@
 //! The grep-able invariants of ARCHITECTURE.md, checked on the sources:
 //! where `target_arch` and `anyhow` may appear, which crate may depend on
 //! which, that `format` and `replay` touch no live process, and that the
-//! code map names every source file.
+//! code map names every source file and script, and that the scripts parse.
 
 use std::path::{Path, PathBuf};
 
@@ -197,4 +197,38 @@ fn the_code_map_names_every_source_file() {
         missing.is_empty(),
         "ARCHITECTURE.md's code map does not name {missing:?}"
     );
+}
+
+/// The benchmark and build scripts are run by hand, so nothing else would
+/// notice one that no longer parses: `bash -n` each, and the code map
+/// names each.
+#[test]
+fn every_script_parses_and_is_mapped() {
+    let map = read(&root().join("ARCHITECTURE.md"));
+    let mut scripts: Vec<PathBuf> = std::fs::read_dir(root().join("scripts"))
+        .expect("scripts/")
+        .map(|e| e.expect("dir entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "sh"))
+        .collect();
+    scripts.sort();
+    assert!(scripts.len() >= 5, "scripts/ has {scripts:?}");
+    for s in &scripts {
+        let out = std::process::Command::new("bash")
+            .arg("-n")
+            .arg(s)
+            .output()
+            .expect("bash");
+        assert!(
+            out.status.success(),
+            "{} does not parse: {}",
+            rel(s),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let name = s.file_name().expect("file name").to_string_lossy();
+        assert!(
+            map.contains(&*name),
+            "ARCHITECTURE.md does not name {}",
+            rel(s)
+        );
+    }
 }
