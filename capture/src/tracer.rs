@@ -454,11 +454,17 @@ impl Tracer {
                 self.attach_entered();
             }
             // With helpers, only this thread's tracees (`__WNOTHREAD`): a
-            // stop collected here could not be answered by its tracer.
-            let waited = if self.pool.is_some() {
-                self.wait_main()
-            } else {
-                ptrace::wait_any(false)
+            // stop collected here could not be answered by its tracer. And
+            // while a helper traces something, look before collecting
+            // (`wait_main`); while none does, nothing but this thread's
+            // own tracees can report here, and only this thread gives a
+            // helper work (a handover, after this wait returns), so one
+            // `waitpid` does (a lone process under `--tracers N` pays no
+            // second syscall per stop).
+            let waited = match &self.pool {
+                Some(pool) if !pool.idle() => self.wait_main(),
+                Some(_) => ptrace::wait_own(false),
+                None => ptrace::wait_any(false),
             };
             match waited {
                 Ok(None) => continue,
@@ -1098,9 +1104,8 @@ impl Tracer {
         }
         if e.id == Some(SCHED_GETAFFINITY) && rval > 0 {
             let target = target_tid(tid, e.args[0]);
-            if self.threads.contains_key(&target)
-                && let Some(set) = self.placement.original_set(target)
-            {
+            let traced_here = self.threads.contains_key(&target);
+            if let Some(set) = self.placement.original_set(target, traced_here) {
                 let bytes = placement::set_bytes(&set);
                 let n = (rval as usize).min(bytes.len());
                 if !crate::mem::write(tid, e.args[2], &bytes[..n]) {
