@@ -17,6 +17,14 @@
 //! main tracer did, so a lone busy thread never moves (it would only
 //! change tracer), and two threads never trade places back and forth.
 //!
+//! **Invariant (no move on a transient):** a thread moves only when it is
+//! the choice of two windows in a row ([`Window::choose`]), so what lasts
+//! less than a window (a process's start-up beside a busy one, a burst)
+//! moves nothing: without it a lone busy process was moved in the window
+//! where its parent's start-up stops still counted, and lost the CPU
+//! placement only the main tracer gives (found by
+//! `capture_placement::a_process_on_another_tracer_sees_and_sets_the_pinned_ones_cpu_set`).
+//!
 //! **Unit of placement:** any thread but the launched or attached
 //! process's leader (whose end the main tracer acts on), and not while its
 //! process is in a group-stop. Every tracer shares one copy of the state,
@@ -55,6 +63,8 @@ pub struct Window {
     pub eager: bool,
     /// The eager moves' next helper.
     turn: usize,
+    /// The last window's choice, which this window must repeat.
+    last: Option<i32>,
     start: Instant,
     /// The main tracer's stop count when the window began.
     own: u64,
@@ -74,6 +84,7 @@ impl Window {
         Window {
             eager: false,
             turn: 0,
+            last: None,
             start: Instant::now(),
             own,
             helpers,
@@ -105,11 +116,18 @@ impl Window {
         if self.eager { EAGER_EVERY } else { EVERY }
     }
 
-    /// What moves where after a window: [`choose`], or when eager the
-    /// busiest candidate to the next helper.
+    /// What moves where after a window: [`choose`] when it picked the same
+    /// thread the window before (the module's second invariant), or when
+    /// eager the busiest candidate to the next helper.
     pub fn choose(&mut self, loads: &Loads, candidates: &[(i32, u64)]) -> Option<(i32, usize)> {
         if !self.eager {
-            return choose(loads, candidates);
+            let pick = choose(loads, candidates);
+            let last = std::mem::replace(&mut self.last, pick.map(|p| p.0));
+            let again = pick.filter(|p| last == Some(p.0));
+            if again.is_some() {
+                self.last = None;
+            }
+            return again;
         }
         let n = loads.helpers.len();
         let &(pid, _) = candidates

@@ -104,3 +104,25 @@ fn eager_windows_move_the_busiest_process_whatever_the_loads() {
     assert_eq!(plain.every(), EVERY);
     assert_eq!(plain.choose(&l, &[(10, 1), (11, 2)]), None);
 }
+
+#[test]
+fn a_thread_moves_only_when_chosen_two_windows_in_a_row() {
+    let mut w = Window::new(0, vec![0]);
+    let two_busy = loads(2000, &[0]);
+    // A parent's start-up beside a busy child: one window, no move.
+    assert_eq!(w.choose(&loads(600, &[0]), &[(10, 450)]), None);
+    // The child alone next: it never moves.
+    assert_eq!(w.choose(&loads(2000, &[0]), &[(10, 2000)]), None);
+    // Two busy ones: the second window in a row moves one, then the
+    // count starts again.
+    assert_eq!(w.choose(&two_busy, &[(10, 1000), (11, 1000)]), None);
+    assert_eq!(
+        w.choose(&two_busy, &[(10, 1000), (11, 1000)]),
+        Some((10, 0))
+    );
+    assert_eq!(w.choose(&two_busy, &[(11, 1000), (12, 1000)]), None);
+    // A different choice each window moves nothing.
+    let mut w = Window::new(0, vec![0]);
+    assert_eq!(w.choose(&two_busy, &[(10, 1000), (11, 1000)]), None);
+    assert_eq!(w.choose(&two_busy, &[(12, 1000), (11, 1000)]), None);
+}
