@@ -367,6 +367,8 @@ pub fn run(config: &Config) -> Result<Report> {
     // `--cpu-affinity shared`: the workload is held to the main tracer's
     // CPU (and told otherwise by it), so there is nothing to spread.
     let mut helpers = None;
+    // What placement restricts, known to every tracer thread.
+    let restricted = placement::Restricted::default();
     if config.tracers > 1 && config.cpu_affinity != placement::CpuAffinity::Shared {
         let mode = match config.target {
             Target::Launch(_) => Mode::Launch,
@@ -381,11 +383,16 @@ pub fn run(config: &Config) -> Result<Report> {
             config.allow_io_uring,
         );
         let helper_state = state.clone();
+        let restricted = restricted.clone();
         let body: pool::HelperBody = std::sync::Arc::new(move |p, i, inbox| {
             let mut t = Tracer::new(mode, 0, &[], helper_state.clone(), sink_h.handle(), snaplen)
                 .with_syscalls(set.clone(), seccomp)
                 .with_entry_only(entry_only.clone())
                 .with_policy(detach, uring)
+                .with_placement(placement::Placement::sharing(
+                    placement::CpuAffinity::None,
+                    &restricted,
+                ))
                 .helper(p, i, inbox);
             t.run_helper();
             t.into_sink().1
@@ -398,7 +405,7 @@ pub fn run(config: &Config) -> Result<Report> {
         (Target::Launch(argv), Some(exe)) => {
             // `auto`/`shared`: the tracer pins itself now, the child
             // inherits it.
-            let mut placement = placement::Placement::new(config.cpu_affinity);
+            let mut placement = placement::Placement::sharing(config.cpu_affinity, &restricted);
             placement.before_launch();
             let l = match launch::launch(&exe, argv, &orig_mask, filter.as_ref()) {
                 Ok(l) => l,
@@ -456,7 +463,11 @@ pub fn run(config: &Config) -> Result<Report> {
             let pid = *pid;
             let tids = match attach::attach(pid) {
                 Ok(t) => t,
-                Err(e) => return Err(failed_start(Some(sink), out, shipping, e)),
+                Err(e) => {
+                    // The helpers hold the writer's channel open.
+                    pool::finish(helpers.take());
+                    return Err(failed_start(Some(sink), out, shipping, e));
+                }
             };
             let seedp = attach::seed(pid);
             let _ = sink.send(Msg::Seed(Box::new(seedp.clone())));
@@ -472,7 +483,10 @@ pub fn run(config: &Config) -> Result<Report> {
                 config.snaplen as usize,
             )
             .with_syscalls(syscalls.clone(), false)
-            .with_placement(placement::Placement::new(config.cpu_affinity))
+            .with_placement(placement::Placement::sharing(
+                config.cpu_affinity,
+                &restricted,
+            ))
             .with_policy(config.detach_on_exit, config.allow_io_uring)
             .with_pool(pool_ref);
             t.marker(

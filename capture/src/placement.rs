@@ -40,6 +40,14 @@
 //! stays. What remains visible: `Cpus_allowed`/`Cpus_allowed_list` in
 //! `/proc/PID/status` and `sched_getcpu` while restricted.
 //!
+//! With several tracer threads (`--tracers`), the main tracer places what
+//! it traces (helpers place nothing), and which tracee it restricts, with
+//! the set that tracee would have, is kept in one [`Restricted`] cell that
+//! every tracer reads: a tracee on a helper asking for that tracee's CPU
+//! set is answered from it, and one setting that tracee's set lifts the
+//! restriction through it, so the main tracer never gives back a set the
+//! workload has replaced since (`tests/tests/capture_placement.rs`).
+//!
 //! **Invariant:** with `auto`, a tracee's CPU set is restricted only while
 //! its process has one thread and it is the only thread that stopped in
 //! the last window (or, at the start, the workload's only thread), and at
@@ -48,6 +56,7 @@
 //! checks that it can before pinning (it reads and rewrites the set), and a
 //! failure to restore is reported as a tracer error in the trace.
 
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 /// `--cpu-affinity`.
@@ -115,6 +124,40 @@ pub fn set_bytes(set: &libc::cpu_set_t) -> Vec<u8> {
 /// How long `auto` observes stops before deciding whom to pin.
 pub const WINDOW: Duration = Duration::from_millis(100);
 
+/// The tracee placement restricts now, with the CPU set it would have
+/// without capture: one cell for every tracer thread. Whoever takes the
+/// tracee out of it ([`Restricted::take`]) is the one who gives the set
+/// back, so it is given back at most once, and never over a set the
+/// workload set since.
+#[derive(Clone, Default)]
+pub struct Restricted(Arc<Mutex<Option<(i32, libc::cpu_set_t)>>>);
+
+impl Restricted {
+    fn put(&self, tid: i32, set: libc::cpu_set_t) {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = Some((tid, set));
+    }
+
+    /// `tid`'s set without capture, if it is the restricted tracee.
+    fn get(&self, tid: i32) -> Option<libc::cpu_set_t> {
+        match *self.0.lock().unwrap_or_else(PoisonError::into_inner) {
+            Some((t, set)) if t == tid => Some(set),
+            _ => None,
+        }
+    }
+
+    /// Takes `tid` out (it is no longer restricted), with its set.
+    fn take(&self, tid: i32) -> Option<libc::cpu_set_t> {
+        let mut cell = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        match *cell {
+            Some((t, set)) if t == tid => {
+                *cell = None;
+                Some(set)
+            }
+            _ => None,
+        }
+    }
+}
+
 /// The tracer's placement state.
 pub struct Placement {
     policy: CpuAffinity,
@@ -126,9 +169,11 @@ pub struct Placement {
     window_end: Instant,
     active: Option<i32>,
     several: bool,
-    /// The tracee pinned by the adaptive policy, with its original set, and
-    /// the tracer's original set.
-    pinned: Option<(i32, libc::cpu_set_t, libc::cpu_set_t)>,
+    /// The tracee pinned by the adaptive policy, and the tracer's original
+    /// set; the tracee's own set is in `restricted` while it is pinned.
+    pinned: Option<(i32, libc::cpu_set_t)>,
+    /// Shared with every tracer thread ([`Placement::sharing`]).
+    restricted: Restricted,
 }
 
 impl std::fmt::Debug for Placement {
@@ -161,6 +206,16 @@ impl Placement {
             active: None,
             several: false,
             pinned: None,
+            restricted: Restricted::default(),
+        }
+    }
+
+    /// The same, reading and lifting what `restricted` holds (a helper
+    /// tracer's placement: `policy` `None`, it restricts nothing itself).
+    pub fn sharing(policy: CpuAffinity, restricted: &Restricted) -> Placement {
+        Placement {
+            restricted: restricted.clone(),
+            ..Placement::new(policy)
         }
     }
 
@@ -215,10 +270,14 @@ impl Placement {
             }
             let _ = set_affinity(0, &orig);
             self.adaptive = true;
-        } else if let Some((tid, set, tracer)) = self.pinned.take() {
-            restore(tid, &set);
-            if tid == parent {
-                restore(child, &set);
+        } else if let Some((tid, tracer)) = self.pinned.take() {
+            // Not if the workload set it meanwhile (taken out then): the
+            // child inherited the workload's set.
+            if let Some(set) = self.restricted.take(tid) {
+                restore(tid, &set);
+                if tid == parent {
+                    restore(child, &set);
+                }
             }
             let _ = set_affinity(0, &tracer);
         }
@@ -256,7 +315,7 @@ impl Placement {
     /// Pins `tid` (the only thread of its process, the only one stopping)
     /// and the tracer to the tracer's CPU; releases any other pinned tracee.
     pub fn pin_with(&mut self, tid: i32) {
-        if self.pinned.is_some_and(|p| p.0 == tid) {
+        if self.pinned.is_some_and(|p| p.0 == tid) && self.restricted.get(tid).is_some() {
             return;
         }
         self.release();
@@ -278,32 +337,37 @@ impl Placement {
             libc::CPU_SET(cpu, &mut one);
             one
         };
+        // Recorded first: from the moment it is restricted, another tracer
+        // may be asked for its set.
+        self.restricted.put(tid, set);
         if set_affinity(tid, &one).is_ok() {
             pin_current_thread(cpu);
-            self.pinned = Some((tid, set, tracer));
+            self.pinned = Some((tid, tracer));
+        } else {
+            self.restricted.take(tid);
         }
     }
 
     /// Gives the pinned tracee (if any) and the tracer their sets back.
     pub fn release(&mut self) {
-        if let Some((tid, set, tracer)) = self.pinned.take() {
-            let _ = set_affinity(tid, &set);
+        if let Some((tid, tracer)) = self.pinned.take() {
+            if let Some(set) = self.restricted.take(tid) {
+                let _ = set_affinity(tid, &set);
+            }
             let _ = set_affinity(0, &tracer);
         }
     }
 
     /// The CPU set `tid` would have without capture, if placement restricts
-    /// it now: what its `sched_getaffinity` must report.
-    pub fn original_set(&self, tid: i32) -> Option<libc::cpu_set_t> {
+    /// it now: what its `sched_getaffinity` must report. `traced_here`:
+    /// whether this tracer traces `tid`.
+    pub fn original_set(&self, tid: i32, traced_here: bool) -> Option<libc::cpu_set_t> {
         if let Some(orig) = self.launch_pinned {
             // Until the first clone only the launched workload is pinned,
-            // and every tracee is restricted.
-            return Some(orig);
+            // and every tracee (all on this tracer) is restricted.
+            return traced_here.then_some(orig);
         }
-        match self.pinned {
-            Some((t, set, _)) if t == tid => Some(set),
-            _ => None,
-        }
+        self.restricted.get(tid)
     }
 
     /// The workload is about to set `target`'s CPU set: whatever placement
@@ -332,6 +396,14 @@ impl Placement {
         }
         if self.pinned.is_some_and(|p| p.0 == target) {
             self.release();
+        } else if let Some(set) = self.restricted.take(target) {
+            // Restricted by another tracer thread's placement, which will
+            // find it taken out and leave its set alone.
+            if let Err(e) = set_affinity(target, &set)
+                && e.raw_os_error() != Some(libc::ESRCH)
+            {
+                return vec![(target, e)];
+            }
         }
         Vec::new()
     }
@@ -346,9 +418,10 @@ impl Placement {
 
     /// `tid` is gone.
     pub fn forget(&mut self, tid: i32) {
-        if let Some((t, _, tracer)) = self.pinned
+        if let Some((t, tracer)) = self.pinned
             && t == tid
         {
+            self.restricted.take(tid);
             let _ = set_affinity(0, &tracer);
             self.pinned = None;
         }
@@ -386,10 +459,12 @@ mod tests {
             p.before_launch();
             // SAFETY: gettid has no arguments.
             let me = unsafe { libc::gettid() };
-            let told = p.original_set(me).unwrap_or_else(|| panic!("restricted"));
+            let told = p
+                .original_set(me, true)
+                .unwrap_or_else(|| panic!("restricted"));
             assert_eq!(set_bytes(&told), set_bytes(&before));
             assert!(p.before_setaffinity(me, [me].into_iter()).is_empty());
-            assert!(p.original_set(me).is_none(), "no longer restricted");
+            assert!(p.original_set(me, true).is_none(), "no longer restricted");
             let after = affinity_of(0).unwrap_or_else(|| panic!("getaffinity"));
             assert_eq!(set_bytes(&after), set_bytes(&before));
         });

@@ -174,3 +174,147 @@ fn the_only_busy_single_threaded_process_shares_the_tracers_cpu() {
     );
     assert_eq!(allowed(&out), vec![ours]);
 }
+
+/// A process `A` alone on the main tracer (so pinned with it; born first,
+/// so round robin leaves it there), and a process `B` on a helper that reads and then sets `A`'s CPU set; `A`
+/// then forks (which gives back what placement restricted) and reads its
+/// own set. Prints the sets as CPU lists, and each one's `TracerPid`.
+const ACROSS_TRACERS: &str = r#"
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+static void list(const char *what, cpu_set_t *s) {
+    printf("%s:", what);
+    for (int c = 0, first = 1; c < CPU_SETSIZE; c++)
+        if (CPU_ISSET(c, s)) { printf("%s%d", first ? " " : ",", c); first = 0; }
+    printf("\n");
+    fflush(stdout);
+}
+static int status(const char *who, int print) {
+    char line[256], out[512] = "";
+    int single = 0;
+    FILE *f = fopen("/proc/self/status", "r");
+    while (f && fgets(line, sizeof line, f)) {
+        if (!strncmp(line, "Cpus_allowed_list:", 18)) single = !strpbrk(line + 18, "-,");
+        if (print && (!strncmp(line, "TracerPid:", 10) || !strncmp(line, "Cpus_allowed_list:", 18)))
+            snprintf(out + strlen(out), sizeof out - strlen(out), "%s %s", who, line);
+    }
+    if (f) fclose(f);
+    if (print) { printf("%s", out); fflush(stdout); }
+    return single;
+}
+int main(void) {
+    int pinned[2], go[2], up[2];
+    if (pipe(pinned) || pipe(go) || pipe(up)) return 2;
+    pid_t a = fork();
+    if (a == 0) {
+        /* Running, so born first (the main tracer's, round robin). */
+        if (write(up[1], "u", 1) != 1) return 3;
+        struct timespec t0, t;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        do {
+            for (int i = 0; i < 200; i++) getppid();
+            clock_gettime(CLOCK_MONOTONIC, &t);
+        } while (!status("A", 0) && t.tv_sec - t0.tv_sec < 5);
+        status("A", 1);
+        if (write(pinned[1], "p", 1) != 1) return 3;
+        fcntl(go[0], F_SETFL, O_NONBLOCK);
+        char c;
+        while (read(go[0], &c, 1) != 1) getppid();
+        pid_t k = fork();
+        if (k == 0) _exit(0);
+        waitpid(k, 0, 0);
+        cpu_set_t own;
+        if (sched_getaffinity(0, sizeof own, &own)) return 4;
+        list("A own after", &own);
+        return 0;
+    }
+    char u;
+    if (read(up[0], &u, 1) != 1) return 2;
+    pid_t b = fork();
+    if (b == 0) {
+        char c;
+        if (read(pinned[0], &c, 1) != 1) return 5;
+        status("B", 1);
+        cpu_set_t own, seen, one;
+        if (sched_getaffinity(0, sizeof own, &own) || sched_getaffinity(a, sizeof seen, &seen)) return 6;
+        list("B own", &own);
+        list("B sees A", &seen);
+        int last = -1;
+        for (int i = 0; i < CPU_SETSIZE; i++) if (CPU_ISSET(i, &own)) last = i;
+        CPU_ZERO(&one);
+        CPU_SET(last, &one);
+        if (sched_setaffinity(a, sizeof one, &one)) return 7;
+        list("B set A to", &one);
+        if (write(go[1], "g", 1) != 1) return 8;
+        return 0;
+    }
+    int st, bad = 0;
+    while (wait(&st) > 0) bad |= !WIFEXITED(st) || WEXITSTATUS(st);
+    return bad;
+}
+"#;
+
+/// With several tracers, what placement restricts is known to every
+/// tracer: a process on a helper asking for the CPU set of a process the
+/// main tracer pinned is told the set it would see without capture, and
+/// its `sched_setaffinity` of that process stays (it is not undone when
+/// the main tracer later gives back what it restricted).
+#[test]
+fn a_process_on_another_tracer_sees_and_sets_the_pinned_ones_cpu_set() {
+    if !ptrace_permitted() {
+        return;
+    }
+    let ours = status_field(std::process::id(), "Cpus_allowed_list").unwrap_or_default();
+    assert!(
+        ours.contains(['-', ',']),
+        "this test needs two CPUs, CI has them: {ours}"
+    );
+    let w = Work::new();
+    let Some(bin) = w.cc("across", ACROSS_TRACERS, &[]) else {
+        return;
+    };
+    for args in [
+        &["--tracers", "2"][..],
+        &["--tracers", "2", "--syscalls", "falco"],
+    ] {
+        let out = w.capture(args, &[bin.to_str().unwrap_or_default()]);
+        let text = format!(
+            "{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {text}");
+        let field = |key: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(key))
+                .map(|v| v.trim().to_string())
+                .unwrap_or_else(|| panic!("{args:?}: no `{key}` in {text}"))
+        };
+        // The setting this test is about: A pinned, B on another tracer.
+        assert!(
+            !field("A Cpus_allowed_list:").contains(['-', ',']),
+            "{args:?}: A not pinned: {text}"
+        );
+        assert_ne!(
+            field("A TracerPid:"),
+            field("B TracerPid:"),
+            "{args:?}: one tracer: {text}"
+        );
+        assert_eq!(
+            field("B sees A:"),
+            field("B own:"),
+            "{args:?}: the restriction showed: {text}"
+        );
+        assert_eq!(
+            field("A own after:"),
+            field("B set A to:"),
+            "{args:?}: the workload's set was undone: {text}"
+        );
+    }
+}
