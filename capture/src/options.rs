@@ -99,7 +99,7 @@ pub struct Args {
     /// set and cgroup CPU limit, as the workload inherits them). One
     /// tracer with `--cpu-affinity shared`, which holds the workload to
     /// one CPU.
-    #[arg(long, value_name = "N|auto", default_value = "1", value_parser = parse_tracers)]
+    #[arg(long, value_name = "N|auto", default_value = "auto", value_parser = parse_tracers)]
     pub tracers: Tracers,
 
     /// Let the workload use io_uring (by default io_uring_setup fails with
@@ -376,14 +376,15 @@ mod tests {
     #[test]
     fn tracers() {
         let count = |args: &[&str]| parse(args).map(|c| c.tracers);
-        assert_eq!(count(&["capture", "--", "ls"]), Ok(1));
+        assert_eq!(count(&["capture", "--tracers", "1", "--", "ls"]), Ok(1));
         assert_eq!(count(&["capture", "--tracers", "4", "--", "ls"]), Ok(4));
-        // auto: the CPUs this process may use.
+        // auto, the default: the CPUs this process may use.
         let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
         assert_eq!(
             count(&["capture", "--tracers", "auto", "--", "ls"]),
             Ok(cpus.min(64))
         );
+        assert_eq!(count(&["capture", "--", "ls"]), Ok(cpus.min(64)));
         for bad in ["0", "65", "many", ""] {
             let e = count(&["capture", "--tracers", bad, "--", "ls"]).unwrap_err();
             assert!(e.contains("from 1 to 64 or `auto`"), "{bad}: {e}");

@@ -361,13 +361,24 @@ fn exec_from_a_non_leader_thread_while_its_forks_are_handed_over() {
     assert!(t.execs().any(|(_, x)| x.exepath.ends_with(b"true")));
 }
 
-/// The launched command forks a child that outlives it by 20 seconds.
+/// The launched command forks a child that outlives it by 20 seconds,
+/// and ends once the child runs (so after its handover: the main process's
+/// end could otherwise come first, and `--detach-on-exit` release the
+/// child from the main tracer before it was handed over).
 const OUTLIVE: &str = r#"
 #include <unistd.h>
 int main(void) {
+    int up[2];
+    char c;
+    if (pipe(up)) return 2;
     /* The child lets go of capture's output pipes, which the test reads
        to their end. */
-    if (fork() == 0) { close(1); close(2); sleep(20); getppid(); _exit(0); }
+    if (fork() == 0) {
+        close(1); close(2);
+        if (write(up[1], "u", 1) != 1) _exit(3);
+        sleep(20); getppid(); _exit(0);
+    }
+    if (read(up[0], &c, 1) != 1) return 2;
     return 7;
 }
 "#;
