@@ -17,7 +17,9 @@
 # interleaved rounds: 1 process, then N processes, then N threads.
 #
 # Environment: N (workers, default 2), ITER (iterations per worker, default
-# 30000).
+# 30000), PIN (1: tracer thread i and its worker share CPU i, so each pair's
+# stops are same-CPU switches, as capture's placement does for a lone
+# process: the ceiling of N pairs on N CPUs against one).
 set -euo pipefail
 ROUNDS=${1:-5}
 N=${N:-2}
@@ -31,6 +33,7 @@ cat >"$WORK/pt.c" <<'C'
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,9 +65,18 @@ static void *work(void *a) {
   return 0;
 }
 
+static int pin;
+static volatile int slot;
+
 static void *tracer(void *a) {
   pid_t t = (pid_t)(long)a;
   int st;
+  if (pin) {
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(__atomic_fetch_add(&slot, 1, __ATOMIC_SEQ_CST) % sysconf(_SC_NPROCESSORS_ONLN), &one);
+    if (sched_setaffinity(0, sizeof one, &one) || sched_setaffinity(t, sizeof one, &one)) { perror("pin"); exit(1); }
+  }
   if (ptrace(PTRACE_SEIZE, t, 0, 0) || ptrace(PTRACE_INTERRUPT, t, 0, 0)) { perror("seize"); exit(1); }
   if (waitpid(t, &st, __WALL) != t || ptrace(PTRACE_SYSCALL, t, 0, 0)) { perror("first stop"); exit(1); }
   for (;;) {
@@ -85,6 +97,7 @@ static void *tracer(void *a) {
 int main(int argc, char **argv) {
   int n = atoi(argv[1]), threads = !strcmp(argv[2], "threads");
   iter = atol(argv[3]);
+  pin = getenv("PIN") && !strcmp(getenv("PIN"), "1");
   if (n < 1 || n > MAXW) return 2;
   sh = mmap(0, sizeof *sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   if (threads) {
@@ -122,7 +135,7 @@ for r in $(seq 1 "$ROUNDS"); do
     echo "${c// /-} $v" >>"$WORK/results"
   done
 done
-echo "date: $(date -u +%Y-%m-%dT%H:%MZ)  kernel: $(uname -r)  cpus: $(nproc)  rounds: $ROUNDS  load: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "date: $(date -u +%Y-%m-%dT%H:%MZ)  kernel: $(uname -r)  cpus: $(nproc)  rounds: $ROUNDS  pinned: ${PIN:-0}  load: $(cut -d' ' -f1-3 /proc/loadavg)"
 python3 - "$WORK/results" <<'PY'
 import statistics, sys
 rows = {}
