@@ -126,7 +126,7 @@ pub const WINDOW: Duration = Duration::from_millis(100);
 
 /// The tracee placement restricts now, with the CPU set it would have
 /// without capture: one cell for every tracer thread. Whoever takes the
-/// tracee out of it ([`Restricted::take`]) is the one who gives the set
+/// tracee out of it (its `take`) is the one who gives the set
 /// back, so it is given back at most once, and never over a set the
 /// workload set since.
 #[derive(Clone, Default)]
