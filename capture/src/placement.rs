@@ -125,16 +125,25 @@ pub fn set_bytes(set: &libc::cpu_set_t) -> Vec<u8> {
 pub const WINDOW: Duration = Duration::from_millis(100);
 
 /// The tracee placement restricts now, with the CPU set it would have
-/// without capture: one cell for every tracer thread. Whoever takes the
-/// tracee out of it (its `take`) is the one who gives the set
-/// back, so it is given back at most once, and never over a set the
-/// workload set since.
+/// without capture: one cell for every tracer thread. A tracee's set is
+/// restricted and given back only while the cell is held, by whoever
+/// holds it then ([`Placement::pin_with`] on the main tracer, a
+/// `sched_setaffinity` of that tracee on any tracer): so it is given back
+/// once, and never over a set the workload set since (the workload's call
+/// runs after its tracer gave the set back).
 #[derive(Clone, Default)]
 pub struct Restricted(Arc<Mutex<Option<(i32, libc::cpu_set_t)>>>);
 
 impl Restricted {
-    fn put(&self, tid: i32, set: libc::cpu_set_t) {
-        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = Some((tid, set));
+    /// Restricts `tid` to `one`, recording `set`, its set without
+    /// capture. Whether it was.
+    fn restrict(&self, tid: i32, set: libc::cpu_set_t, one: &libc::cpu_set_t) -> bool {
+        let mut cell = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let done = set_affinity(tid, one).is_ok();
+        if done {
+            *cell = Some((tid, set));
+        }
+        done
     }
 
     /// `tid`'s set without capture, if it is the restricted tracee.
@@ -145,13 +154,14 @@ impl Restricted {
         }
     }
 
-    /// Takes `tid` out (it is no longer restricted), with its set.
-    fn take(&self, tid: i32) -> Option<libc::cpu_set_t> {
+    /// If `tid` is the restricted tracee: runs `give` with its set, the
+    /// cell held, and clears the cell. What `give` returned.
+    fn give_back<R>(&self, tid: i32, give: impl FnOnce(&libc::cpu_set_t) -> R) -> Option<R> {
         let mut cell = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         match *cell {
             Some((t, set)) if t == tid => {
                 *cell = None;
-                Some(set)
+                Some(give(&set))
             }
             _ => None,
         }
@@ -273,12 +283,12 @@ impl Placement {
         } else if let Some((tid, tracer)) = self.pinned.take() {
             // Not if the workload set it meanwhile (taken out then): the
             // child inherited the workload's set.
-            if let Some(set) = self.restricted.take(tid) {
-                restore(tid, &set);
+            self.restricted.give_back(tid, |set| {
+                restore(tid, set);
                 if tid == parent {
-                    restore(child, &set);
+                    restore(child, set);
                 }
-            }
+            });
             let _ = set_affinity(0, &tracer);
         }
         failed
@@ -337,23 +347,16 @@ impl Placement {
             libc::CPU_SET(cpu, &mut one);
             one
         };
-        // Recorded first: from the moment it is restricted, another tracer
-        // may be asked for its set.
-        self.restricted.put(tid, set);
-        if set_affinity(tid, &one).is_ok() {
+        if self.restricted.restrict(tid, set, &one) {
             pin_current_thread(cpu);
             self.pinned = Some((tid, tracer));
-        } else {
-            self.restricted.take(tid);
         }
     }
 
     /// Gives the pinned tracee (if any) and the tracer their sets back.
     pub fn release(&mut self) {
         if let Some((tid, tracer)) = self.pinned.take() {
-            if let Some(set) = self.restricted.take(tid) {
-                let _ = set_affinity(tid, &set);
-            }
+            self.restricted.give_back(tid, |set| set_affinity(tid, set));
             let _ = set_affinity(0, &tracer);
         }
     }
@@ -396,14 +399,14 @@ impl Placement {
         }
         if self.pinned.is_some_and(|p| p.0 == target) {
             self.release();
-        } else if let Some(set) = self.restricted.take(target) {
+        } else if let Some(Err(e)) = self
+            .restricted
+            .give_back(target, |set| set_affinity(target, set))
+            && e.raw_os_error() != Some(libc::ESRCH)
+        {
             // Restricted by another tracer thread's placement, which will
-            // find it taken out and leave its set alone.
-            if let Err(e) = set_affinity(target, &set)
-                && e.raw_os_error() != Some(libc::ESRCH)
-            {
-                return vec![(target, e)];
-            }
+            // find the cell empty and leave the set alone.
+            return vec![(target, e)];
         }
         Vec::new()
     }
@@ -421,7 +424,7 @@ impl Placement {
         if let Some((t, tracer)) = self.pinned
             && t == tid
         {
-            self.restricted.take(tid);
+            self.restricted.give_back(tid, |_| ());
             let _ = set_affinity(0, &tracer);
             self.pinned = None;
         }
@@ -473,5 +476,72 @@ mod tests {
         none.before_launch();
         assert!(!none.restricts_on_clone());
         assert_eq!(none.on_stop(1), None);
+    }
+
+    /// Two placements sharing one cell, as the main tracer's and a
+    /// helper's do: the helper tells the pinned thread's set without
+    /// capture, lifts the restriction for the workload's own
+    /// `sched_setaffinity`, and the main tracer's later release leaves the
+    /// workload's set alone.
+    #[test]
+    fn a_restriction_lifted_by_another_tracer_is_not_given_back_over_the_workload() {
+        let h = std::thread::spawn(|| {
+            let all = affinity_of(0).unwrap_or_else(|| panic!("getaffinity"));
+            // SAFETY: CPU_COUNT reads a valid set.
+            let cpus = unsafe { libc::CPU_COUNT(&all) };
+            assert!(cpus >= 2, "needs two CPUs, CI has them");
+            let last = (0..libc::CPU_SETSIZE as usize)
+                // SAFETY: CPU_ISSET reads a valid set below CPU_SETSIZE.
+                .rfind(|&c| unsafe { libc::CPU_ISSET(c, &all) })
+                .unwrap_or_else(|| panic!("no CPU"));
+            // The "tracee": another thread of this process, waiting.
+            let (tid_tx, tid_rx) = std::sync::mpsc::channel();
+            let (end_tx, end_rx) = std::sync::mpsc::channel::<()>();
+            let tracee = std::thread::spawn(move || {
+                // SAFETY: gettid has no arguments.
+                let _ = tid_tx.send(unsafe { libc::gettid() });
+                let _ = end_rx.recv();
+            });
+            let tid = tid_rx.recv().unwrap_or_else(|e| panic!("{e}"));
+            let cell = Restricted::default();
+            let mut main = Placement::sharing(CpuAffinity::Auto, &cell);
+            let mut helper = Placement::sharing(CpuAffinity::None, &cell);
+            main.pin_with(tid);
+            let pinned = affinity_of(tid).unwrap_or_else(|| panic!("getaffinity"));
+            // SAFETY: CPU_COUNT reads a valid set.
+            assert_eq!(unsafe { libc::CPU_COUNT(&pinned) }, 1, "pinned");
+            let told = helper
+                .original_set(tid, false)
+                .unwrap_or_else(|| panic!("not told"));
+            assert_eq!(set_bytes(&told), set_bytes(&all));
+            assert!(
+                helper
+                    .before_setaffinity(tid, std::iter::empty())
+                    .is_empty()
+            );
+            assert!(helper.original_set(tid, false).is_none(), "lifted");
+            assert_eq!(
+                set_bytes(&affinity_of(tid).unwrap_or(pinned)),
+                set_bytes(&all)
+            );
+            // The workload's own set, then the main tracer's release.
+            // SAFETY: cpu_set_t is plain data; `last` is below CPU_SETSIZE.
+            let own = unsafe {
+                let mut one: libc::cpu_set_t = std::mem::zeroed();
+                libc::CPU_SET(last, &mut one);
+                one
+            };
+            assert!(set_affinity(tid, &own).is_ok());
+            main.release();
+            let after = affinity_of(tid).unwrap_or_else(|| panic!("getaffinity"));
+            assert_eq!(
+                set_bytes(&after),
+                set_bytes(&own),
+                "the workload's set stays"
+            );
+            let _ = end_tx.send(());
+            assert!(tracee.join().is_ok());
+        });
+        assert!(h.join().is_ok());
     }
 }

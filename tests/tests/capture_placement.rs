@@ -209,23 +209,27 @@ static int status(const char *who, int print) {
     return single;
 }
 int main(void) {
-    int pinned[2], go[2], up[2];
-    if (pipe(pinned) || pipe(go) || pipe(up)) return 2;
+    int pinned[2], go[2], up[2], both[2];
+    if (pipe(pinned) || pipe(go) || pipe(up) || pipe(both)) return 2;
     pid_t a = fork();
     if (a == 0) {
         /* Running, so born first (the main tracer's, round robin). */
         if (write(up[1], "u", 1) != 1) return 3;
+        /* Once B is born: the fork of B gave back any CPU set. */
+        char c;
+        if (read(both[0], &c, 1) != 1) return 3;
+        /* Busy with calls every syscall set stops on (open, close), so
+           that A alone stops on the main tracer and stays pinned. */
         struct timespec t0, t;
         clock_gettime(CLOCK_MONOTONIC, &t0);
         do {
-            for (int i = 0; i < 200; i++) getppid();
+            for (int i = 0; i < 100; i++) close(open("/dev/null", O_RDONLY));
             clock_gettime(CLOCK_MONOTONIC, &t);
         } while (!status("A", 0) && t.tv_sec - t0.tv_sec < 5);
         status("A", 1);
         if (write(pinned[1], "p", 1) != 1) return 3;
         fcntl(go[0], F_SETFL, O_NONBLOCK);
-        char c;
-        while (read(go[0], &c, 1) != 1) getppid();
+        while (read(go[0], &c, 1) != 1) close(open("/dev/null", O_RDONLY));
         pid_t k = fork();
         if (k == 0) _exit(0);
         waitpid(k, 0, 0);
@@ -254,6 +258,7 @@ int main(void) {
         if (write(go[1], "g", 1) != 1) return 8;
         return 0;
     }
+    if (write(both[1], "b", 1) != 1) return 2;
     int st, bad = 0;
     while (wait(&st) > 0) bad |= !WIFEXITED(st) || WEXITSTATUS(st);
     return bad;
