@@ -172,6 +172,7 @@ struct Entry {
     deny: Option<i32>,
 }
 
+#[derive(Default)]
 struct ThreadInfo {
     pid: i32,
     /// Its first stop was seen (auto-attached children start stopped).
@@ -180,9 +181,8 @@ struct ThreadInfo {
     /// The launched child before its execve: its syscalls are capture's
     /// own launch code (waiting for the go byte), not the workload's.
     prelude: bool,
-    /// A new process with tables of its own, which may be handed to a
-    /// helper tracer at its first stop ([`crate::pool`]'s unit of
-    /// placement).
+    /// A new thread (not a vfork child), which may be handed to a helper
+    /// tracer at its first stop ([`crate::pool`]'s unit of placement).
     movable: bool,
     /// Its stops in the current [`rebalance::Window`] (main tracer with
     /// helpers only).
@@ -191,6 +191,26 @@ struct ThreadInfo {
     /// or, for a leader whose process a thread on another tracer exec'd,
     /// none (that tracer now has its tid).
     exiting: bool,
+}
+
+impl ThreadInfo {
+    /// A thread of process `pid` whose first stop is still to come.
+    fn new(pid: i32) -> ThreadInfo {
+        ThreadInfo {
+            pid,
+            ..ThreadInfo::default()
+        }
+    }
+
+    /// A thread of process `pid` whose first stop was seen (seized,
+    /// adopted, or an exec's survivor).
+    fn started(pid: i32) -> ThreadInfo {
+        ThreadInfo {
+            pid,
+            started: true,
+            ..ThreadInfo::default()
+        }
+    }
 }
 
 /// The tracer; see the module documentation.
@@ -270,11 +290,8 @@ impl Tracer {
                     ThreadInfo {
                         pid: main_pid,
                         started: mode == Mode::Launch,
-                        entry: None,
                         prelude: mode == Mode::Launch,
-                        movable: false,
-                        stops: 0,
-                        exiting: false,
+                        ..ThreadInfo::default()
                     },
                 )
             })
@@ -741,18 +758,7 @@ impl Tracer {
             self.sink_failed.get_or_insert(e);
         }
         for t in tids {
-            self.threads.insert(
-                t,
-                ThreadInfo {
-                    pid,
-                    started: false,
-                    entry: None,
-                    prelude: false,
-                    movable: false,
-                    stops: 0,
-                    exiting: false,
-                },
-            );
+            self.threads.insert(t, ThreadInfo::new(pid));
         }
     }
 
@@ -782,7 +788,6 @@ impl Tracer {
 
     fn on_wait(&mut self, tid: i32, status: i32) {
         self.stats.stops += 1;
-
         if self.window.is_some() {
             if let Some(t) = self.threads.get_mut(&tid) {
                 t.stops = t.stops.saturating_add(1);
@@ -1243,13 +1248,8 @@ impl Tracer {
         self.threads.insert(
             child,
             ThreadInfo {
-                pid: child_pid,
-                started: false,
-                entry: None,
-                prelude: false,
                 movable,
-                stops: 0,
-                exiting: false,
+                ..ThreadInfo::new(child_pid)
             },
         );
         if child_pid == child
@@ -1312,18 +1312,7 @@ impl Tracer {
         for (child, status) in orphans {
             self.early.remove(&child);
             let child_pid = procfs::status(child).map_or(child, |s| s.tgid);
-            self.threads.insert(
-                child,
-                ThreadInfo {
-                    pid: child_pid,
-                    started: false,
-                    entry: None,
-                    prelude: false,
-                    movable: false,
-                    stops: 0,
-                    exiting: false,
-                },
-            );
+            self.threads.insert(child, ThreadInfo::new(child_pid));
             self.emit(Event {
                 ts: mono_ns(),
                 tid: child,
@@ -1346,7 +1335,6 @@ impl Tracer {
     fn on_exec(&mut self, tid: i32) {
         let pid = self.pid_of(tid);
         let old_tid = ptrace::event_msg(tid).map(|v| v as i32).unwrap_or(tid);
-
         if old_tid != tid {
             // A non-leader thread exec'd: it took over the leader's tid, all
             // other threads are gone (no further reports for them).
@@ -1355,13 +1343,8 @@ impl Tracer {
             self.threads.insert(
                 tid,
                 ThreadInfo {
-                    pid,
-                    started: true,
                     entry,
-                    prelude: false,
-                    movable: false,
-                    stops: 0,
-                    exiting: false,
+                    ..ThreadInfo::started(pid)
                 },
             );
         } else {
@@ -1455,18 +1438,7 @@ impl Tracer {
             return;
         };
         if let Some(e) = t.entry {
-            self.threads.insert(
-                tid,
-                ThreadInfo {
-                    pid: t.pid,
-                    started: true,
-                    entry: None,
-                    prelude: false,
-                    movable: false,
-                    stops: 0,
-                    exiting: false,
-                },
-            );
+            self.threads.insert(tid, ThreadInfo::started(t.pid));
             self.finish_syscall(tid, e, 0, true);
             self.threads.remove(&tid);
         }
@@ -1721,15 +1693,7 @@ impl Tracer {
             Ok(adopted) => {
                 self.threads.insert(
                     tid,
-                    ThreadInfo {
-                        pid,
-                        started: true,
-                        entry: None,
-                        prelude: false,
-                        movable: false,
-                        stops: 0,
-                        exiting: false,
-                    },
+                    ThreadInfo::started(pid),
                 );
                 match adopted {
                     Adopted::GroupStop(signal) => self.on_group_stop(tid, signal),
@@ -1878,18 +1842,7 @@ impl Tracer {
                 // detached then.
                 if let Ok(child) = ptrace::event_msg(tid) {
                     let pid = self.pid_of(tid);
-                    self.threads.insert(
-                        child as i32,
-                        ThreadInfo {
-                            pid,
-                            started: false,
-                            entry: None,
-                            prelude: false,
-                            movable: false,
-                            stops: 0,
-                            exiting: false,
-                        },
-                    );
+                    self.threads.insert(child as i32, ThreadInfo::new(pid));
                     if let Some(_status) = self.early.remove(&(child as i32)) {
                         if ptrace::detach(child as i32, 0).is_ok() {
                             self.detached += 1;
